@@ -1,0 +1,130 @@
+// `exporter-injector serve`: validates the settings, resolves the sidecar default, starts the
+// webhook, and turns SIGTERM/SIGINT into a bounded drain followed by exit.
+import { basename, dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { parseServeConfig, serveHelp, wantsHelp, type ServeConfig } from '../../config/serve-config.js';
+import type { SidecarMode } from '../../core/types.js';
+import { InjectorError } from '../../errors.js';
+import { detectDefaultSidecarMode } from '../../kube/cluster-version.js';
+import { createLogger } from '../../server/logger.js';
+import { startWebhook, type RunningWebhook } from '../../server/runtime.js';
+import { ensureDevCertificates, TLS_FILES } from '../../tls/files.js';
+import { EXIT, type Command } from '../io.js';
+
+/** The example shipped for the --dev hint (relative to the repository root, where npm start runs). */
+export const EXAMPLE_REVIEW = 'examples/review-redis.json';
+
+export const serve: Command = async (argv, io) => {
+  if (wantsHelp(argv)) {
+    io.stdout(serveHelp());
+    return EXIT.OK;
+  }
+  const config = parseServeConfig(argv, io.env);
+  const logger = createLogger(config.logLevel);
+
+  if (config.dev) await ensureDevPair(config, logger);
+  const sidecarMode = await resolveSidecarMode(config, logger);
+  const webhook = await startWebhook({ config, logger, sidecarMode });
+
+  logger.info(
+    {
+      httpsPort: webhook.httpsPort,
+      healthPort: webhook.healthPort,
+      path: config.path,
+      host: config.host ?? 'all interfaces',
+      sidecarMode,
+      ignoredNamespaces: config.ignoredNamespaces,
+      bodyLimitBytes: config.bodyLimitBytes,
+    },
+    'serving',
+  );
+  if (config.dev) io.stderr(devHint(config, webhook));
+  handleSignals(webhook, logger);
+  return EXIT.OK;
+};
+
+async function ensureDevPair(config: ServeConfig, logger: Logger): Promise<void> {
+  const dir = dirname(config.tlsCert);
+  // ensureDevCertificates writes the Secret's file names; custom names cannot be generated into.
+  if (basename(config.tlsCert) !== TLS_FILES.cert || config.tlsKey !== join(dir, TLS_FILES.key)) {
+    throw new InjectorError(
+      'EI_ERR_CONFIG_INVALID',
+      `--dev creates ${TLS_FILES.cert} and ${TLS_FILES.key} in one folder, but --tls-cert is ${config.tlsCert} and --tls-key is ${config.tlsKey}; drop --dev or use DIR/${TLS_FILES.cert} and DIR/${TLS_FILES.key}`,
+    );
+  }
+  const result = await ensureDevCertificates(dir);
+  if (result.written.length > 0) logger.info({ written: result.written }, 'created development certificates');
+}
+
+async function resolveSidecarMode(config: ServeConfig, logger: Logger): Promise<SidecarMode> {
+  if (config.sidecarMode !== 'auto') return config.sidecarMode;
+  try {
+    const detected = await detectDefaultSidecarMode({ timeoutMs: 5000 });
+    if (detected === undefined) {
+      logger.info('no cluster credentials to read the Kubernetes version; pods default to native sidecars (--sidecar-mode to choose)');
+      return 'native';
+    }
+    logger.info({ kubernetes: detected.version.gitVersion, sidecarMode: detected.mode }, 'default sidecar mode chosen from the cluster version');
+    return detected.mode;
+  } catch (e) {
+    logger.warn(
+      { err: e },
+      'cannot read the Kubernetes version; pods default to native sidecars (set --sidecar-mode classic for clusters older than 1.29)',
+    );
+    return 'native';
+  }
+}
+
+function handleSignals(webhook: RunningWebhook, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second signal (Ctrl-C twice) means "now".
+      logger.warn({ signal }, 'second signal; exiting without waiting');
+      logger.flush();
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    webhook.shutdown().then(
+      () => exitAfterFlush(logger, 0),
+      (e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        exitAfterFlush(logger, 1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+// Exit explicitly: a watcher, a keep-alive client socket or the kube client must not stretch
+// shutdown past the drain bound the operator configured.
+function exitAfterFlush(logger: Logger, code: number): void {
+  logger.flush(() => process.exit(code));
+}
+
+function devHint(config: ServeConfig, webhook: RunningWebhook): string {
+  const caCert = join(dirname(config.tlsCert), TLS_FILES.caCert);
+  const url = `https://localhost:${webhook.httpsPort}${config.path}`;
+  return [
+    '',
+    `exporter-injector is serving ${url} (development certificates in ${dirname(config.tlsCert)}/).`,
+    'Try it with the example review (a redis Pod that opts in):',
+    '',
+    `  curl -sS --cacert ${caCert} -H 'Content-Type: application/json' \\`,
+    `    --data-binary @${EXAMPLE_REVIEW} ${url}`,
+    '',
+    'Decode the JSON patch it answers with (needs jq):',
+    '',
+    `  curl -sS --cacert ${caCert} -H 'Content-Type: application/json' \\`,
+    `    --data-binary @${EXAMPLE_REVIEW} ${url} | jq -r .response.patch | base64 -d | jq .`,
+    '',
+    'The same answer without a server:',
+    '',
+    `  npm run cli -- review -f ${EXAMPLE_REVIEW}`,
+    '',
+    `Health: http://localhost:${webhook.healthPort}/readyz   Metrics: http://localhost:${webhook.healthPort}/metrics`,
+    '',
+  ].join('\n');
+}

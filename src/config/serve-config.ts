@@ -1,0 +1,291 @@
+// `serve` settings: flags, their EXPORTER_INJECTOR_* environment equivalents and defaults,
+// checked once at start-up into a frozen object. Every problem is reported in one error so a
+// user fixing a Deployment does not discover them one restart at a time.
+import { statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { InjectorError } from '../errors.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type SidecarModeSetting = 'auto' | 'native' | 'classic';
+
+export interface ServeConfig {
+  readonly port: number;
+  readonly healthPort: number;
+  /** undefined: every interface (`::` where the host has IPv6, else 0.0.0.0). */
+  readonly host: string | undefined;
+  readonly path: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly templatesDir: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly ignoredNamespaces: readonly string[];
+  readonly sidecarMode: SidecarModeSetting;
+  readonly bodyLimitBytes: number;
+  readonly drainTimeoutSeconds: number;
+  /** How often watched files are compared even when no file event arrived. */
+  readonly watchIntervalSeconds: number;
+  readonly dev: boolean;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const SIDECAR_MODES: readonly SidecarModeSetting[] = ['auto', 'native', 'classic'];
+
+const MIB = 1024 * 1024;
+
+/**
+ * The API server refuses request bodies over 3 MiB, so no object it admits is larger than that.
+ * A review carries the object and, for UPDATE, the old object too, each re-encoded as JSON,
+ * plus userInfo and options: 2 × 3 MiB + 1 MiB of envelope and encoding headroom.
+ */
+export const DEFAULT_BODY_LIMIT = 7 * MIB;
+
+export const DEFAULTS = Object.freeze({
+  port: 8443,
+  healthPort: 8080,
+  path: '/mutate',
+  tlsCert: 'certs/tls.crt',
+  tlsKey: 'certs/tls.key',
+  logLevel: 'info' as LogLevel,
+  ignoredNamespaces: Object.freeze(['kube-system', 'kube-public', 'kube-node-lease']),
+  sidecarMode: 'auto' as SidecarModeSetting,
+  bodyLimitBytes: DEFAULT_BODY_LIMIT,
+  // Below the default terminationGracePeriodSeconds (30), so the kubelet never has to SIGKILL.
+  drainTimeoutSeconds: 25,
+  watchIntervalSeconds: 10,
+});
+
+interface FlagSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly type: 'string' | 'boolean';
+  readonly value: string;
+  readonly help: string;
+}
+
+/** One table drives parsing, the environment names and --help, so they cannot drift apart. */
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  { flag: 'port', env: 'EXPORTER_INJECTOR_PORT', type: 'string', value: String(DEFAULTS.port), help: 'HTTPS port for the webhook' },
+  { flag: 'health-port', env: 'EXPORTER_INJECTOR_HEALTH_PORT', type: 'string', value: String(DEFAULTS.healthPort), help: 'plain-HTTP port for /healthz, /readyz, /metrics' },
+  { flag: 'host', env: 'EXPORTER_INJECTOR_HOST', type: 'string', value: ':: or 0.0.0.0', help: 'address both servers listen on' },
+  { flag: 'path', env: 'EXPORTER_INJECTOR_PATH', type: 'string', value: DEFAULTS.path, help: 'URL path of the webhook' },
+  { flag: 'tls-cert', env: 'EXPORTER_INJECTOR_TLS_CERT', type: 'string', value: DEFAULTS.tlsCert, help: 'serving certificate (PEM); reloaded when it changes' },
+  { flag: 'tls-key', env: 'EXPORTER_INJECTOR_TLS_KEY', type: 'string', value: DEFAULTS.tlsKey, help: 'its private key (PEM); reloaded when it changes' },
+  { flag: 'templates', env: 'EXPORTER_INJECTOR_TEMPLATES', type: 'string', value: 'none', help: 'directory of extra templates; watched, reloaded when it changes' },
+  { flag: 'log-level', env: 'EXPORTER_INJECTOR_LOG_LEVEL', type: 'string', value: DEFAULTS.logLevel, help: LOG_LEVELS.join('|') },
+  { flag: 'ignored-namespaces', env: 'EXPORTER_INJECTOR_IGNORED_NAMESPACES', type: 'string', value: DEFAULTS.ignoredNamespaces.join(','), help: 'comma list of namespaces never injected ("" for none)' },
+  { flag: 'sidecar-mode', env: 'EXPORTER_INJECTOR_SIDECAR_MODE', type: 'string', value: DEFAULTS.sidecarMode, help: 'default for pods without a sidecar annotation: auto (native on Kubernetes >= 1.29) | native | classic' },
+  { flag: 'body-limit', env: 'EXPORTER_INJECTOR_BODY_LIMIT', type: 'string', value: '7Mi', help: 'largest request body accepted: bytes, or with a Ki/Mi suffix' },
+  { flag: 'drain-timeout', env: 'EXPORTER_INJECTOR_DRAIN_TIMEOUT', type: 'string', value: String(DEFAULTS.drainTimeoutSeconds), help: 'seconds to finish in-flight requests after SIGTERM before exiting' },
+  { flag: 'watch-interval', env: 'EXPORTER_INJECTOR_WATCH_INTERVAL', type: 'string', value: String(DEFAULTS.watchIntervalSeconds), help: 'seconds between checks of the certificate and templates when no file event arrives' },
+  { flag: 'dev', env: 'EXPORTER_INJECTOR_DEV', type: 'boolean', value: 'false', help: 'create development certificates in certs/ if absent and print how to try the webhook' },
+];
+
+export function serveHelp(): string {
+  const rows = SERVE_FLAGS.map((f) => {
+    const name = f.type === 'boolean' ? `--${f.flag}` : `--${f.flag} ${f.flag === 'templates' ? 'DIR' : 'VALUE'}`;
+    return `  ${name.padEnd(28)} ${f.help}\n  ${''.padEnd(28)} env ${f.env}, default ${f.value}`;
+  });
+  return (
+    'usage: exporter-injector serve [flags]\n\n' +
+    'Runs the admission webhook: POST <path> over HTTPS; /healthz, /readyz and /metrics over plain HTTP.\n' +
+    'A flag wins over its environment variable, which wins over the default.\n\n' +
+    `flags:\n${rows.join('\n')}\n  ${'--help'.padEnd(28)} show this help\n`
+  );
+}
+
+/** What the configuration check may ask of the file system (tests substitute it). */
+export interface FileProbe {
+  kind(path: string): 'file' | 'directory' | 'missing' | 'other';
+}
+
+export const realFileProbe: FileProbe = {
+  kind(path) {
+    try {
+      const st = statSync(path);
+      return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other';
+    } catch {
+      return 'missing';
+    }
+  },
+};
+
+/** Only so that `--help` can be answered before anything is validated. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+export function parseServeConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  probe: FileProbe = realFileProbe,
+): ServeConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: f.type }]));
+    values = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    const valid = SERVE_FLAGS.map((f) => `--${f.flag}`).join(', ');
+    throw new InjectorError('EI_ERR_USAGE', `serve: ${e instanceof Error ? e.message : String(e)}; valid flags: ${valid}`, { cause: e });
+  }
+
+  const problems: string[] = [];
+  /** The raw setting and where it came from, for messages that point at what to fix. */
+  const raw = (flag: string): { value: string; source: string } | undefined => {
+    const spec = SERVE_FLAGS.find((f) => f.flag === flag);
+    if (!spec) throw new Error(`no flag spec for ${flag}`);
+    const v = values[flag];
+    if (v !== undefined) return { value: String(v), source: `--${flag}` };
+    const e = env[spec.env];
+    if (e !== undefined) return { value: e, source: spec.env };
+    return undefined;
+  };
+
+  const port = portSetting(raw('port'), DEFAULTS.port, problems);
+  const healthPort = portSetting(raw('health-port'), DEFAULTS.healthPort, problems);
+  if (port !== 0 && port === healthPort) {
+    problems.push(`--port and --health-port are both ${port}; give them different ports (defaults ${DEFAULTS.port} and ${DEFAULTS.healthPort})`);
+  }
+
+  let host: string | undefined;
+  const hostRaw = raw('host');
+  if (hostRaw !== undefined) {
+    if (hostRaw.value === '' || /\s/.test(hostRaw.value)) {
+      problems.push(`${hostRaw.source} "${hostRaw.value}": want an address or host name such as ::, 0.0.0.0 or 127.0.0.1`);
+    } else host = hostRaw.value;
+  }
+
+  let path: string = DEFAULTS.path;
+  const pathRaw = raw('path');
+  if (pathRaw !== undefined) {
+    if (!/^\/[A-Za-z0-9._~\/-]*$/.test(pathRaw.value)) {
+      problems.push(`${pathRaw.source} "${pathRaw.value}": want an absolute URL path without query, such as /mutate`);
+    } else path = pathRaw.value;
+  }
+
+  const dev = booleanSetting(raw('dev'), problems);
+
+  const tlsCert = raw('tls-cert')?.value ?? DEFAULTS.tlsCert;
+  const tlsKey = raw('tls-key')?.value ?? DEFAULTS.tlsKey;
+  for (const [flag, file] of [['tls-cert', tlsCert], ['tls-key', tlsKey]] as const) {
+    const source = raw(flag)?.source ?? `--${flag} (default)`;
+    if (file === '') {
+      problems.push(`${source} is empty: want a PEM file path`);
+      continue;
+    }
+    const kind = probe.kind(file);
+    // --dev creates missing development certificates, so only a wrong kind of path is a problem then.
+    if (kind === 'missing' && !dev) {
+      problems.push(`${source} ${file}: file not found; create certificates with "exporter-injector certs", or run with --dev`);
+    } else if (kind !== 'missing' && kind !== 'file') {
+      problems.push(`${source} ${file}: not a regular file; want a PEM file`);
+    }
+  }
+
+  let templatesDir: string | undefined;
+  const templatesRaw = raw('templates');
+  if (templatesRaw !== undefined && templatesRaw.value !== '') {
+    const kind = probe.kind(templatesRaw.value);
+    if (kind !== 'directory') {
+      problems.push(`${templatesRaw.source} ${templatesRaw.value}: ${kind === 'missing' ? 'not found' : 'not a directory'}; want a directory of template YAML files`);
+    } else templatesDir = templatesRaw.value;
+  }
+
+  const logLevel = choiceSetting(raw('log-level'), LOG_LEVELS, DEFAULTS.logLevel, problems);
+  const sidecarMode = choiceSetting(raw('sidecar-mode'), SIDECAR_MODES, DEFAULTS.sidecarMode, problems);
+
+  let ignoredNamespaces: readonly string[] = DEFAULTS.ignoredNamespaces;
+  const nsRaw = raw('ignored-namespaces');
+  if (nsRaw !== undefined) {
+    const names = nsRaw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const bad = names.filter((n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n));
+    if (bad.length > 0) {
+      problems.push(`${nsRaw.source}: ${bad.map((b) => `"${b}"`).join(', ')} not a namespace name; want a comma list of DNS labels such as kube-system,kube-public`);
+    } else ignoredNamespaces = Object.freeze([...new Set(names)]);
+  }
+
+  let bodyLimitBytes = DEFAULTS.bodyLimitBytes;
+  const limitRaw = raw('body-limit');
+  if (limitRaw !== undefined) {
+    const m = /^([0-9]+)(Ki|Mi)?$/.exec(limitRaw.value);
+    const bytes = m ? Number(m[1]) * (m[2] === 'Mi' ? MIB : m[2] === 'Ki' ? 1024 : 1) : NaN;
+    // Under the API server's own 3 MiB a legitimate review could be refused; over 64 MiB is a typo.
+    if (!Number.isSafeInteger(bytes) || bytes < 3 * MIB || bytes > 64 * MIB) {
+      problems.push(`${limitRaw.source} "${limitRaw.value}": want a size from 3Mi to 64Mi, such as 7Mi or 7340032 (bytes)`);
+    } else bodyLimitBytes = bytes;
+  }
+
+  const drainTimeoutSeconds = secondsSetting(raw('drain-timeout'), DEFAULTS.drainTimeoutSeconds, 1, 3600, problems);
+  const watchIntervalSeconds = secondsSetting(raw('watch-interval'), DEFAULTS.watchIntervalSeconds, 0.1, 3600, problems);
+
+  if (problems.length > 0) {
+    throw new InjectorError(
+      'EI_ERR_CONFIG_INVALID',
+      `serve: ${problems.length === 1 ? 'a setting is' : `${problems.length} settings are`} invalid`,
+      { details: problems },
+    );
+  }
+
+  return Object.freeze({
+    port,
+    healthPort,
+    host,
+    path,
+    tlsCert,
+    tlsKey,
+    templatesDir,
+    logLevel,
+    ignoredNamespaces,
+    sidecarMode,
+    bodyLimitBytes,
+    drainTimeoutSeconds,
+    watchIntervalSeconds,
+    dev,
+  });
+}
+
+function portSetting(r: { value: string; source: string } | undefined, fallback: number, problems: string[]): number {
+  if (r === undefined) return fallback;
+  const n = /^[0-9]{1,5}$/.test(r.value) ? Number(r.value) : NaN;
+  if (!(n >= 0 && n <= 65535)) {
+    problems.push(`${r.source} "${r.value}": want a port number from 1 to 65535 (0 picks a free port)`);
+    return fallback;
+  }
+  return n;
+}
+
+function booleanSetting(r: { value: string; source: string } | undefined, problems: string[]): boolean {
+  if (r === undefined) return false;
+  const v = r.value.toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0' || v === '') return false;
+  problems.push(`${r.source} "${r.value}": want true or false`);
+  return false;
+}
+
+function choiceSetting<T extends string>(
+  r: { value: string; source: string } | undefined,
+  valid: readonly T[],
+  fallback: T,
+  problems: string[],
+): T {
+  if (r === undefined) return fallback;
+  if ((valid as readonly string[]).includes(r.value)) return r.value as T;
+  problems.push(`${r.source} "${r.value}": want one of ${valid.join(', ')}`);
+  return fallback;
+}
+
+function secondsSetting(
+  r: { value: string; source: string } | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  if (r === undefined) return fallback;
+  const n = /^[0-9]+(\.[0-9]+)?$/.test(r.value) ? Number(r.value) : NaN;
+  if (!(n >= min && n <= max)) {
+    problems.push(`${r.source} "${r.value}": want a number of seconds from ${min} to ${max}`);
+    return fallback;
+  }
+  return n;
+}

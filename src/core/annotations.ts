@@ -1,0 +1,109 @@
+// Stage 2a: read the pod's exporter-injector.io/* annotations into a typed opt-in, or problems.
+import { PREFIX, type Policy, type Problem, type ScrapeMode, type SidecarMode } from './types.js';
+
+export const ANNOTATION = {
+  inject: `${PREFIX}inject`,
+  policy: `${PREFIX}policy`,
+  scrape: `${PREFIX}scrape`,
+  sidecar: `${PREFIX}sidecar`,
+  /** Written by the injector: what was injected, from which template version and hash. */
+  status: `${PREFIX}status`,
+} as const;
+
+/** Label on every injected pod, for a PodMonitor's selector. */
+export const INJECTED_LABEL = `${PREFIX}injected`;
+
+/** Parameters every template accepts, as `<template>.<param>`. */
+export const GENERIC_PARAMS = ['image', 'port', 'target', 'secret', 'args', 'cpu', 'memory', 'path'] as const;
+
+export interface OptIn {
+  /** Template names in the order the pod lists them. */
+  readonly templates: readonly string[];
+  readonly policy: Policy;
+  readonly scrape: ScrapeMode;
+  /** Unset means the cluster default (settings.defaultSidecarMode). */
+  readonly sidecar: SidecarMode | undefined;
+  /** `<template>.<param>` values, keyed by template then param. */
+  readonly params: ReadonlyMap<string, ReadonlyMap<string, string>>;
+}
+
+export type OptInResult =
+  | { readonly optedIn: false }
+  | { readonly optedIn: true; readonly optIn: OptIn; readonly problems: readonly Problem[] };
+
+const TEMPLATE_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+const PARAM_KEY = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.([a-z0-9]([a-z0-9-]*[a-z0-9])?)$/;
+
+function enumValue<T extends string>(
+  annotations: Record<string, string>,
+  key: string,
+  allowed: readonly T[],
+  fallback: T | undefined,
+  problems: Problem[],
+): T | undefined {
+  const raw = annotations[key];
+  if (raw === undefined) return fallback;
+  const value = raw.trim();
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problems.push({
+    code: 'EI_ERR_ANNOTATION_VALUE',
+    message: `annotation ${key}: invalid value ${JSON.stringify(raw)}; valid values: ${allowed.join(', ')}`,
+  });
+  return fallback;
+}
+
+/** Reads the opt-in. A pod without `inject`, or with `inject: "false"` or empty, is not opted in. */
+export function parseOptIn(annotations: Record<string, string> | undefined): OptInResult {
+  const raw = annotations?.[ANNOTATION.inject];
+  if (annotations === undefined || raw === undefined) return { optedIn: false };
+  const listed = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (listed.length === 0 || (listed.length === 1 && listed[0] === 'false')) return { optedIn: false };
+
+  const problems: Problem[] = [];
+  const templates: string[] = [];
+  for (const name of listed) {
+    if (!TEMPLATE_NAME.test(name)) {
+      problems.push({
+        code: 'EI_ERR_ANNOTATION_VALUE',
+        message: `annotation ${ANNOTATION.inject}: ${JSON.stringify(name)} is not a template name; valid: a comma-separated list of lower-case template names such as "redis" or "redis,statsd", or "false"`,
+      });
+    } else if (templates.includes(name)) {
+      problems.push({ code: 'EI_ERR_ANNOTATION_VALUE', message: `annotation ${ANNOTATION.inject}: template "${name}" is listed twice` });
+    } else {
+      templates.push(name);
+    }
+  }
+
+  // A malformed policy fails safe: `required` denies rather than silently admitting.
+  const policy = enumValue<Policy>(annotations, ANNOTATION.policy, ['required', 'optional'], 'required', problems) ?? 'required';
+  const scrape = enumValue<ScrapeMode>(annotations, ANNOTATION.scrape, ['auto', 'override', 'off'], 'auto', problems) ?? 'auto';
+  const sidecar = enumValue<SidecarMode>(annotations, ANNOTATION.sidecar, ['native', 'classic'], undefined, problems);
+
+  const params = new Map<string, Map<string, string>>();
+  const known = new Set<string>(Object.values(ANNOTATION));
+  for (const [key, value] of Object.entries(annotations)) {
+    if (!key.startsWith(PREFIX) || known.has(key)) continue;
+    const rest = key.slice(PREFIX.length);
+    const match = PARAM_KEY.exec(rest);
+    if (!match) {
+      problems.push({
+        code: 'EI_ERR_ANNOTATION_UNKNOWN',
+        message: `annotation ${key} is not recognised; valid keys: ${Object.values(ANNOTATION).filter((k) => k !== ANNOTATION.status).join(', ')} and ${PREFIX}<template>.<param>`,
+      });
+      continue;
+    }
+    const [, template = '', , param = ''] = match;
+    if (!templates.includes(template)) {
+      problems.push({
+        code: 'EI_ERR_ANNOTATION_UNKNOWN',
+        message: `annotation ${key} configures template "${template}", which ${ANNOTATION.inject} does not list (it lists: ${templates.join(', ') || 'nothing valid'})`,
+      });
+      continue;
+    }
+    let forTemplate = params.get(template);
+    if (!forTemplate) params.set(template, (forTemplate = new Map()));
+    forTemplate.set(param, value);
+  }
+
+  return { optedIn: true, optIn: { templates, policy, scrape, sidecar, params }, problems };
+}

@@ -1,0 +1,157 @@
+// Stage 4a: apply an opt-in to a copy of the pod: exporter containers, volumes, scrape annotations,
+// the injected label and the status record. Clashes with what the pod already has are problems.
+import type { V1Container } from '@kubernetes/client-node';
+import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
+import { renderExporter, type RenderedExporter } from './render.js';
+import { PREFIX, type CoreSettings, type Pod, type Problem, type Registry } from './types.js';
+import { closest, imageRepository } from './values.js';
+
+export type MutateResult =
+  | { ok: true; mutated: Pod; templates: string[]; warnings: string[] }
+  | { ok: false; problems: Problem[]; warnings: string[] };
+
+/** What the status annotation records, so a second pass is a no-op and drift can be found. */
+export interface InjectionStatus {
+  readonly templates: readonly { name: string; version: string; hash: string; container: string }[];
+  readonly sidecar: 'native' | 'classic';
+}
+
+const PROMETHEUS = 'prometheus.io/';
+
+function allContainers(pod: Pod): { container: V1Container; where: string }[] {
+  const spec = pod.spec;
+  return [
+    ...(spec?.initContainers ?? []).map((container) => ({ container, where: 'init container' })),
+    ...(spec?.containers ?? []).map((container) => ({ container, where: 'container' })),
+    ...((spec?.ephemeralContainers ?? []) as V1Container[]).map((container) => ({ container, where: 'ephemeral container' })),
+  ];
+}
+
+function clashes(pod: Pod, exporter: RenderedExporter, earlier: readonly RenderedExporter[]): Problem[] {
+  const problems: Problem[] = [];
+  const { template, container, port } = exporter;
+  const existing = allContainers(pod);
+
+  const nameOwner = existing.find((c) => c.container.name === container.name);
+  if (nameOwner || earlier.some((e) => e.container.name === container.name)) {
+    problems.push({
+      code: 'EI_ERR_CLASH_CONTAINER',
+      message: `template "${template.name}": the pod already has a ${nameOwner?.where ?? 'container'} named "${container.name}"; rename that container or remove "${template.name}" from ${ANNOTATION.inject}`,
+    });
+  }
+
+  const repo = imageRepository(exporter.container.image ?? '');
+  const sameImage = existing.find((c) => c.container.image !== undefined && imageRepository(c.container.image) === repo);
+  if (sameImage) {
+    const kind = sameImage.container.restartPolicy === 'Always' ? 'native sidecar' : sameImage.where;
+    problems.push({
+      code: 'EI_ERR_CLASH_EXPORTER',
+      message: `template "${template.name}": the pod already runs ${repo} in ${kind} "${sameImage.container.name}"; remove that container or remove "${template.name}" from ${ANNOTATION.inject}`,
+    });
+  }
+
+  const portOwner = existing.find((c) => (c.container.ports ?? []).some((p) => p.containerPort === port));
+  const earlierOwner = earlier.find((e) => e.port === port);
+  if (portOwner || earlierOwner) {
+    const owner = portOwner ? `${portOwner.where} "${portOwner.container.name}"` : `exporter "${earlierOwner?.template.name}"`;
+    problems.push({
+      code: 'EI_ERR_CLASH_PORT',
+      message: `template "${template.name}": port ${port} is already used by ${owner}; set ${PREFIX}${template.name}.port to a free port`,
+    });
+  }
+
+  const podVolumes = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
+  for (const v of exporter.volumes) {
+    if (podVolumes.has(v.name) || earlier.some((e) => e.volumes.some((ev) => ev.name === v.name))) {
+      problems.push({ code: 'EI_ERR_CLASH_VOLUME', message: `template "${template.name}": the pod already has a volume named "${v.name}"; rename that volume` });
+    }
+  }
+  for (const name of exporter.podVolumes) {
+    if (!podVolumes.has(name)) {
+      const hint = closest(name, podVolumes);
+      problems.push({
+        code: 'EI_ERR_PARAM_INVALID',
+        message: `template "${template.name}": the pod has no volume named "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid: ${[...podVolumes].join(', ') || 'the pod has no volumes'}`,
+      });
+    }
+  }
+
+  if (template.requires.shareProcessNamespace && pod.spec?.shareProcessNamespace !== true) {
+    problems.push({
+      code: 'EI_ERR_POD_REQUIREMENT',
+      message: `template "${template.name}" reads the other containers' processes: set spec.shareProcessNamespace: true in the pod (the injector never grants it by itself)`,
+    });
+  }
+  return problems;
+}
+
+export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: CoreSettings): MutateResult {
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const mode = optIn.sidecar ?? settings.defaultSidecarMode;
+
+  const rendered: RenderedExporter[] = [];
+  for (const name of optIn.templates) {
+    const template = registry.templates.get(name);
+    if (!template) {
+      const hint = closest(name, registry.templates.keys());
+      problems.push({
+        code: 'EI_ERR_TEMPLATE_UNKNOWN',
+        message: `annotation ${ANNOTATION.inject}: unknown template "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; known templates: ${[...registry.templates.keys()].sort().join(', ')}`,
+      });
+      continue;
+    }
+    const result = renderExporter(template, optIn.params.get(name) ?? new Map(), mode);
+    if (!result.ok) {
+      problems.push(...result.problems);
+      continue;
+    }
+    problems.push(...clashes(pod, result.exporter, rendered));
+    rendered.push(result.exporter);
+  }
+  if (problems.length > 0) return { ok: false, problems, warnings };
+
+  const mutated = structuredClone(pod);
+  const spec = (mutated.spec ??= { containers: [] });
+  const metadata = (mutated.metadata ??= {});
+  const annotations = (metadata.annotations ??= {});
+  const labels = (metadata.labels ??= {});
+
+  for (const exporter of rendered) {
+    // Appended after the pod's own init containers, so those still run first and unchanged.
+    if (mode === 'native') (spec.initContainers ??= []).push(exporter.container);
+    else spec.containers.push(exporter.container);
+    if (exporter.volumes.length > 0) (spec.volumes ??= []).push(...exporter.volumes);
+  }
+
+  const first = rendered[0];
+  if (first) {
+    const hasOwn = Object.keys(annotations).some((k) => k.startsWith(PROMETHEUS));
+    if (optIn.scrape === 'override' || (optIn.scrape === 'auto' && !hasOwn)) {
+      annotations[`${PROMETHEUS}scrape`] = 'true';
+      annotations[`${PROMETHEUS}port`] = String(first.port);
+      annotations[`${PROMETHEUS}path`] = first.path;
+      annotations[`${PROMETHEUS}scheme`] = first.template.scheme;
+    } else if (optIn.scrape === 'auto') {
+      warnings.push(
+        `the pod's own prometheus.io/* annotations were kept; the ${first.template.name} exporter is exposed on port ${first.template.portName} (${first.port}): scrape it with a PodMonitor, or set ${ANNOTATION.scrape}: override`,
+      );
+    }
+    if (rendered.length > 1 && optIn.scrape !== 'off') {
+      warnings.push(
+        `prometheus.io/* annotations can point at one port only (${first.template.name}); scrape the others (${rendered.slice(1).map((e) => e.template.portName).join(', ')}) with the PodMonitor`,
+      );
+    }
+  }
+  if (spec.hostNetwork === true) {
+    warnings.push(`the pod uses hostNetwork: exporter ports (${rendered.map((e) => e.port).join(', ')}) are opened on the node's network`);
+  }
+
+  labels[INJECTED_LABEL] = 'true';
+  const status: InjectionStatus = {
+    templates: rendered.map((e) => ({ name: e.template.name, version: e.template.version, hash: e.template.hash, container: e.container.name })),
+    sidecar: mode,
+  };
+  annotations[ANNOTATION.status] = JSON.stringify(status);
+  return { ok: true, mutated, templates: rendered.map((e) => e.template.name), warnings };
+}

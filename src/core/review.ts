@@ -1,0 +1,79 @@
+// Stages 1 and 5: decode an AdmissionReview admission.k8s.io/v1 from unknown JSON, and encode the
+// response the API server expects. Also wraps a bare Pod into a synthetic review for the CLI.
+import { InjectorError } from '../errors.js';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, Pod } from './types.js';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function invalid(message: string): InjectorError {
+  return new InjectorError('EI_ERR_REVIEW_INVALID', message);
+}
+
+export function decodeReview(body: unknown): AdmissionRequest {
+  if (!isObject(body)) throw invalid('the body must be a JSON object: an AdmissionReview of apiVersion admission.k8s.io/v1');
+  if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
+    throw invalid(
+      `apiVersion/kind ${JSON.stringify(body.apiVersion)}/${JSON.stringify(body.kind)} is not supported; valid: admission.k8s.io/v1 AdmissionReview (set admissionReviewVersions: [v1] in the webhook configuration)`,
+    );
+  }
+  const request = body.request;
+  if (!isObject(request)) throw invalid('request is missing: an AdmissionReview sent to a webhook must carry a request object');
+  if (typeof request.uid !== 'string' || request.uid === '') throw invalid('request.uid is missing or not a string; the API server always sends one');
+  const kind = request.kind;
+  if (!isObject(kind) || typeof kind.kind !== 'string' || typeof kind.version !== 'string' || typeof kind.group !== 'string') {
+    throw invalid('request.kind must be an object {group, version, kind}');
+  }
+  if (typeof request.operation !== 'string') throw invalid('request.operation is missing; valid: CREATE, UPDATE, DELETE or CONNECT');
+  return request as unknown as AdmissionRequest;
+}
+
+export function isPodRequest(request: AdmissionRequest): boolean {
+  return request.kind.group === '' && request.kind.kind === 'Pod';
+}
+
+/** The Pod in a CREATE request, checked just enough that the core can read it safely. */
+export function podOf(request: AdmissionRequest): Pod {
+  const object = request.object;
+  if (!isObject(object)) throw new InjectorError('EI_ERR_REVIEW_OBJECT', 'request.object is missing: a Pod CREATE review must carry the Pod');
+  if (object.kind !== undefined && object.kind !== 'Pod') {
+    throw new InjectorError('EI_ERR_REVIEW_OBJECT', `request.object is a ${JSON.stringify(object.kind)}, but request.kind says Pod`);
+  }
+  const spec = object.spec;
+  if (!isObject(spec) || !Array.isArray(spec.containers)) {
+    throw new InjectorError('EI_ERR_REVIEW_OBJECT', 'request.object.spec.containers must be an array: request.object is not a valid Pod');
+  }
+  const metadata = object.metadata;
+  if (metadata !== undefined && !isObject(metadata)) throw new InjectorError('EI_ERR_REVIEW_OBJECT', 'request.object.metadata must be an object');
+  for (const field of ['annotations', 'labels'] as const) {
+    const map = metadata?.[field];
+    if (map !== undefined && (!isObject(map) || Object.values(map).some((v) => typeof v !== 'string'))) {
+      throw new InjectorError('EI_ERR_REVIEW_OBJECT', `request.object.metadata.${field} must map strings to strings`);
+    }
+  }
+  return object as Pod;
+}
+
+export function encodeResponse(uid: string, answer: Omit<AdmissionResponse, 'uid'>): AdmissionReviewResponse {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...answer } };
+}
+
+export function encodePatch(operations: readonly unknown[]): string {
+  return Buffer.from(JSON.stringify(operations)).toString('base64');
+}
+
+/** What the API server would send for creating this pod; the CLI runs the same core through it. */
+export function syntheticReview(pod: Pod, namespace: string, uid = 'dry-run'): unknown {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace,
+      operation: 'CREATE',
+      object: pod,
+      dryRun: true,
+    },
+  };
+}

@@ -1,0 +1,179 @@
+// Types shared by every stage of the core pipeline and by the edges that call it.
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { ErrorCode } from '../errors.js';
+
+export type Pod = V1Pod;
+export type Container = V1Container;
+
+/** The annotation prefix of the user contract (DESIGN.md §2). */
+export const PREFIX = 'exporter-injector.io/';
+
+export type Policy = 'required' | 'optional';
+export type ScrapeMode = 'auto' | 'override' | 'off';
+export type SidecarMode = 'native' | 'classic';
+
+// ---------------------------------------------------------------------------------------------
+// Templates (validated and frozen by registry/load.ts; the core only reads them)
+
+/** How the exporter learns what to scrape; decides how a `target` value is validated. */
+export type TargetFormat = 'url' | 'hostport' | 'dsn' | 'none';
+
+export interface TemplateParam {
+  /** The `<param>` in `exporter-injector.io/<template>.<param>`. */
+  readonly name: string;
+  readonly description: string;
+  /**
+   * arg: appended to args as `arg` with `{value}` replaced; env: an env var with the value;
+   * configMap: a ConfigMap volume mounted at mountPath; podVolume: an existing pod volume
+   * mounted read-only at mountPath.
+   */
+  readonly kind: 'arg' | 'env' | 'configMap' | 'podVolume';
+  readonly arg?: string;
+  readonly env?: string;
+  readonly mountPath?: string;
+  /** A full-match regular expression the value must satisfy (arg and env kinds). */
+  readonly pattern?: string;
+  readonly required: boolean;
+}
+
+export interface TemplateCredential {
+  /** Environment variable set from the Secret named by `<template>.secret`. */
+  readonly env: string;
+  /** Key in that Secret. */
+  readonly key: string;
+  /** Without `<template>.secret` the pod is refused when a credential is required. */
+  readonly required: boolean;
+}
+
+export interface TemplateProbe {
+  readonly path: string;
+  readonly initialDelaySeconds?: number;
+  readonly periodSeconds?: number;
+  readonly timeoutSeconds?: number;
+  readonly failureThreshold?: number;
+}
+
+export interface ExporterTemplate {
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  /** Where the facts come from (reference/exporters.md section, upstream repo). */
+  readonly source: string;
+  readonly image: string;
+  /** Container name; `<name>-exporter` unless the template says otherwise. */
+  readonly containerName: string;
+  readonly port: number;
+  /** Named container port, ≤ 15 characters (IANA_SVC_NAME). */
+  readonly portName: string;
+  readonly path: string;
+  readonly scheme: 'http' | 'https';
+  readonly target: { readonly format: TargetFormat; readonly default: string };
+  /**
+   * Container args and env values; `{port}`, `{path}` and `{target}` are replaced with the
+   * (validated) values. A template that does not mention `{port}` cannot move its port, and so on.
+   */
+  readonly args: readonly string[];
+  readonly env: readonly { readonly name: string; readonly value: string }[];
+  readonly credentials: readonly TemplateCredential[];
+  readonly params: readonly TemplateParam[];
+  readonly resources: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly memory: string; readonly cpu?: string };
+  };
+  readonly securityContext: {
+    /** Required for images whose USER is root or non-numeric: the PSS needs a provable non-root UID. */
+    readonly runAsUser: number;
+    readonly runAsGroup?: number;
+    readonly readOnlyRootFilesystem: boolean;
+  };
+  readonly probes: { readonly readiness?: TemplateProbe; readonly liveness?: TemplateProbe; readonly startup?: TemplateProbe };
+  /** Pod-level needs the pod must already meet; the injector never grants them itself. */
+  readonly requires: { readonly shareProcessNamespace?: boolean };
+  /** An emptyDir mounted here when the root filesystem is read-only but the exporter writes (e.g. /tmp). */
+  readonly scratchDir?: string;
+  /** sha256 of the template's canonical JSON, recorded in the status annotation to find drift. */
+  readonly hash: string;
+}
+
+/** A validated, frozen set of templates, compiled once at load. */
+export interface Registry {
+  readonly templates: ReadonlyMap<string, ExporterTemplate>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings the core needs (validated at the edge by config/)
+
+export interface CoreSettings {
+  /** Namespaces never injected, whatever the pod says (defence in depth behind the namespaceSelector). */
+  readonly ignoredNamespaces: readonly string[];
+  /** `native` unless the cluster is older than 1.29 (serve reads the version). */
+  readonly defaultSidecarMode: SidecarMode;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcome of one admission
+
+/** Why nothing was injected. Closed: the values are also metric and log labels. */
+export type SkipReason =
+  | 'not-a-pod'
+  | 'not-create'
+  | 'subresource'
+  | 'ignored-namespace'
+  | 'not-opted-in'
+  | 'already-injected'
+  | 'problems-ignored';
+
+export type Decision = 'injected' | 'skipped' | 'denied';
+
+export interface Problem {
+  readonly code: ErrorCode;
+  /** Names the annotation, the bad value and what would be valid. */
+  readonly message: string;
+}
+
+export interface Outcome {
+  readonly decision: Decision;
+  /** `injected`, `denied`, or a SkipReason. */
+  readonly reason: 'injected' | 'denied' | SkipReason;
+  readonly templates: readonly string[];
+  readonly warnings: readonly string[];
+  readonly problems: readonly Problem[];
+  readonly patchOperations: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AdmissionReview admission.k8s.io/v1 (the subset we read and write)
+
+export interface GroupVersionKind {
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+}
+
+export interface AdmissionRequest {
+  readonly uid: string;
+  readonly kind: GroupVersionKind;
+  readonly resource?: { group: string; version: string; resource: string };
+  readonly subResource?: string;
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly operation: string;
+  readonly object?: unknown;
+  readonly dryRun?: boolean;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  patchType?: 'JSONPatch';
+  /** base64 of the JSON Patch document. */
+  patch?: string;
+  warnings?: string[];
+  status?: { code: number; message: string; reason?: string };
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}

@@ -1,0 +1,561 @@
+// What a template file may contain: a JSON Schema for the shape (compiled once at module load,
+// because the server reloads templates at run time) plus the checks a schema cannot express.
+// Both report every problem they find, as { path, message } pairs the loader turns into lines.
+import { Ajv, type ErrorObject } from 'ajv';
+import type { ExporterTemplate, TargetFormat } from '../core/types.js';
+
+/** A path into the template document: `['params', 1, 'name']` reads as `params[1].name`. */
+export type DocPath = readonly (string | number)[];
+
+export interface SchemaProblem {
+  readonly path: DocPath;
+  readonly message: string;
+}
+
+/** Parameters every template accepts (DESIGN.md §2); a template may not declare them again. */
+export const GENERIC_PARAMS = ['image', 'port', 'target', 'secret', 'args', 'cpu', 'memory', 'path'] as const;
+
+/** Placeholders replaced in template args and env values. */
+export const PLACEHOLDERS = ['port', 'path', 'target'] as const;
+
+export const MAX_TEMPLATE_NAME = 40;
+export const MAX_PORT_NAME = 15;
+/** The name part of an annotation key (`<template>.<param>`) is limited to 63 characters. */
+const MAX_ANNOTATION_NAME = 63;
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schema
+
+const nonEmpty = { type: 'string', minLength: 1 } as const;
+
+const probe = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: nonEmpty,
+    initialDelaySeconds: { type: 'integer', minimum: 0, maximum: 3600 },
+    periodSeconds: { type: 'integer', minimum: 1, maximum: 3600 },
+    timeoutSeconds: { type: 'integer', minimum: 1, maximum: 600 },
+    failureThreshold: { type: 'integer', minimum: 1, maximum: 100 },
+  },
+} as const;
+
+// Typed against ExporterTemplate so a field added to the core type without a schema entry
+// (or the other way round) fails the type check instead of being silently rejected or dropped.
+const templateProperties: { [K in keyof Omit<ExporterTemplate, 'hash'>]-?: object } = {
+  name: nonEmpty,
+  version: nonEmpty,
+  description: nonEmpty,
+  source: nonEmpty,
+  image: nonEmpty,
+  containerName: nonEmpty,
+  port: { type: 'integer', minimum: 1, maximum: 65535 },
+  portName: nonEmpty,
+  path: nonEmpty,
+  scheme: { enum: ['http', 'https'] },
+  target: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['format', 'default'],
+    properties: {
+      format: { enum: ['url', 'hostport', 'dsn', 'none'] satisfies TargetFormat[] },
+      default: { type: 'string' },
+    },
+  },
+  args: { type: 'array', items: nonEmpty },
+  env: {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'value'],
+      properties: { name: nonEmpty, value: { type: 'string' } },
+    },
+  },
+  credentials: {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['env', 'key'],
+      properties: { env: nonEmpty, key: nonEmpty, required: { type: 'boolean' } },
+    },
+  },
+  params: {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'description', 'kind'],
+      properties: {
+        name: nonEmpty,
+        description: nonEmpty,
+        kind: { enum: ['arg', 'env', 'configMap', 'podVolume'] },
+        arg: nonEmpty,
+        env: nonEmpty,
+        mountPath: nonEmpty,
+        pattern: nonEmpty,
+        required: { type: 'boolean' },
+      },
+    },
+  },
+  resources: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['requests', 'limits'],
+    properties: {
+      requests: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['cpu', 'memory'],
+        properties: { cpu: nonEmpty, memory: nonEmpty },
+      },
+      limits: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['memory'],
+        properties: { cpu: nonEmpty, memory: nonEmpty },
+      },
+    },
+  },
+  securityContext: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['runAsUser', 'readOnlyRootFilesystem'],
+    properties: {
+      runAsUser: { type: 'integer' },
+      runAsGroup: { type: 'integer', minimum: 0, maximum: 2147483647 },
+      readOnlyRootFilesystem: { type: 'boolean' },
+    },
+  },
+  probes: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { readiness: probe, liveness: probe, startup: probe },
+  },
+  requires: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { shareProcessNamespace: { type: 'boolean' } },
+  },
+  scratchDir: nonEmpty,
+};
+
+/** The template file format: ExporterTemplate minus `hash`, with the loader's defaults optional. */
+export const templateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'description', 'source', 'image', 'port', 'path', 'target', 'args', 'resources', 'securityContext'],
+  properties: templateProperties,
+} as const;
+
+// verbose: errors carry their schema, so an unknown field can be matched against the valid ones.
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+const validateShape = ajv.compile(templateSchema);
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
+}
+
+function describeAjvError(e: ErrorObject): SchemaProblem {
+  const path = pointerToPath(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const field = String(p.additionalProperty);
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const guess = closest(field, known);
+      return {
+        path: [...path, field],
+        message: `unknown field "${field}"${guess === undefined ? '' : `; did you mean "${guess}"?`} (valid fields: ${known.join(', ')})`,
+      };
+    }
+    case 'required':
+      return { path, message: `missing required field "${String(p.missingProperty)}"` };
+    case 'enum':
+      return { path, message: `must be one of: ${(p.allowedValues as unknown[]).map(String).join(', ')}` };
+    case 'type':
+      return { path, message: `must be ${p.type === 'integer' ? 'an integer' : p.type === 'array' ? 'a list' : p.type === 'object' ? 'a mapping' : `a ${String(p.type)}`}` };
+    case 'minLength':
+      return { path, message: 'must not be empty' };
+    default:
+      return { path, message: e.message ?? e.keyword };
+  }
+}
+
+/** The known name within edit distance 2 of a typo, if there is exactly one best candidate. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? Infinity;
+}
+
+/** Shape problems (types, required and unknown fields, ranges), every one of them. */
+export function checkShape(doc: unknown): SchemaProblem[] {
+  if (validateShape(doc)) return [];
+  return (validateShape.errors ?? []).map(describeAjvError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Syntax helpers (exported: the core validates annotation values with the same rules)
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const PARAM_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function isDnsLabel(s: string, max = 63): boolean {
+  return s.length <= max && DNS_LABEL.test(s);
+}
+
+/** IANA_SVC_NAME as Kubernetes checks a container port name. */
+export function isPortName(s: string): boolean {
+  return s.length >= 1 && s.length <= MAX_PORT_NAME && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && !s.includes('--') && /[a-z]/.test(s);
+}
+
+// A Docker image reference: [registry[:port]/]path[:tag][@digest], following the grammar of
+// distribution/reference (lower-case path components, tag of 1..128 word characters).
+const IMAGE_REF = new RegExp(
+  '^' +
+    '(?:(?<registry>(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?)/)?' +
+    '(?<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)' +
+    '(?::(?<tag>[\\w][\\w.-]{0,127}))?' +
+    '(?:@(?<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?' +
+    '$',
+);
+
+/** Why `ref` is not a usable, pinned image reference, or undefined when it is. */
+export function imageProblem(ref: string): string | undefined {
+  if (ref.length > 255) return 'must be at most 255 characters';
+  const m = IMAGE_REF.exec(ref);
+  if (!m?.groups) return 'is not a valid image reference (expected [registry/]repository:tag or ...@sha256:digest)';
+  const { registry, tag, digest } = m.groups;
+  // Without a dot, colon or "localhost" the first component is a path, not a registry.
+  if (registry !== undefined && !/[.:]/.test(registry) && registry !== 'localhost' && registry !== registry.toLowerCase()) {
+    return 'is not a valid image reference: repository names must be lower case';
+  }
+  if (tag === undefined && digest === undefined) return 'must be pinned with a tag or digest (for example :v1.2.3)';
+  if (tag === 'latest' && digest === undefined) return 'must be pinned: the tag "latest" moves';
+  return undefined;
+}
+
+const QUANTITY = /^(?<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+const SUFFIX: Record<string, number> = {
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+};
+
+/** The value of a Kubernetes resource quantity (`100m`, `64Mi`, `1e3`), or undefined if malformed. */
+export function parseQuantity(q: string): number | undefined {
+  const m = QUANTITY.exec(q);
+  if (!m?.groups) return undefined;
+  const num = Number(m.groups.num);
+  const suffix = m.groups.suffix;
+  if (suffix === undefined) return num;
+  if (/^[eE]/.test(suffix)) return num * 10 ** Number(suffix.slice(1));
+  return num * (SUFFIX[suffix] ?? NaN);
+}
+
+/** Why `value` is not a valid target of the given format, or undefined when it is. */
+export function targetProblem(format: TargetFormat, value: string): string | undefined {
+  if (/[\s\u0000-\u001f\u007f]/.test(value)) return 'must not contain whitespace or control characters';
+  switch (format) {
+    case 'none':
+      return value === '' ? undefined : 'must be empty: this exporter takes no target';
+    case 'url': {
+      // "localhost:8080" parses as a URL with scheme "localhost:"; demanding "scheme://" catches it.
+      const why = 'must be an absolute URL such as http://localhost:8080/status';
+      if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return why;
+      try {
+        new URL(value);
+      } catch {
+        return why;
+      }
+      return undefined;
+    }
+    case 'hostport': {
+      const m = /^(?<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?<port>\d{1,5})$/.exec(value);
+      const port = Number(m?.groups?.port);
+      if (!m || port < 1 || port > 65535) return 'must be host:port with a port 1-65535, such as localhost:3306';
+      return undefined;
+    }
+    case 'dsn':
+      return value === '' ? 'must not be empty' : undefined;
+  }
+}
+
+function pathProblem(p: string): string | undefined {
+  if (!p.startsWith('/')) return 'must start with "/"';
+  if (/[\s?#\u0000-\u001f\u007f]/.test(p)) return 'must be a plain URL path (no spaces, "?" or "#")';
+  return undefined;
+}
+
+function mountPathProblem(p: string): string | undefined {
+  if (!p.startsWith('/') || p === '/') return 'must be an absolute path other than "/"';
+  if (p.split('/').includes('..')) return 'must not contain ".."';
+  if (/[\s:\u0000-\u001f]/.test(p)) return 'must not contain whitespace or ":"';
+  return undefined;
+}
+
+function placeholdersIn(s: string): string[] {
+  return [...s.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] ?? '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semantic checks. They run on documents that may also have failed the shape check (so a file
+// with several mistakes reports all of them at once) and therefore look at types before use.
+
+type Loose = Record<string, unknown>;
+const isObj = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+export function checkSemantics(doc: unknown): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const add = (path: DocPath, message: string): void => {
+    problems.push({ path, message });
+  };
+  if (!isObj(doc)) return problems;
+
+  const name = str(doc.name);
+  if (name !== undefined && !isDnsLabel(name, MAX_TEMPLATE_NAME)) {
+    add(['name'], `"${name}" must be a DNS label of at most ${MAX_TEMPLATE_NAME} characters (lower-case letters, digits and "-", starting and ending with a letter or digit)`);
+  }
+  const version = str(doc.version);
+  if (version !== undefined && !SEMVER.test(version)) add(['version'], `"${version}" must be a semantic version such as 1.0.0`);
+
+  const image = str(doc.image);
+  if (image !== undefined) {
+    const why = imageProblem(image);
+    if (why) add(['image'], `"${image}" ${why}`);
+  }
+
+  const containerName = str(doc.containerName);
+  if (containerName !== undefined && !isDnsLabel(containerName)) {
+    add(['containerName'], `"${containerName}" must be a DNS label (lower-case letters, digits and "-", at most 63 characters)`);
+  }
+
+  const portName = str(doc.portName);
+  if (portName !== undefined) {
+    if (!isPortName(portName)) {
+      add(['portName'], `"${portName}" must be a port name of at most ${MAX_PORT_NAME} characters: lower-case letters, digits and single "-", with at least one letter, not starting or ending with "-"`);
+    }
+  } else if (name !== undefined && isDnsLabel(name, MAX_TEMPLATE_NAME) && !isPortName(`${name}-metrics`)) {
+    add([], `missing field "portName": the default "${name}-metrics" is longer than ${MAX_PORT_NAME} characters`);
+  }
+
+  const path = str(doc.path);
+  if (path !== undefined) {
+    const why = pathProblem(path);
+    if (why) add(['path'], `"${path}" ${why}`);
+  }
+
+  // Target: the default must be valid for its format, and `{target}` is used exactly when there is one.
+  let format: TargetFormat | undefined;
+  if (isObj(doc.target)) {
+    const f = str(doc.target.format);
+    if (f === 'url' || f === 'hostport' || f === 'dsn' || f === 'none') format = f;
+    const def = str(doc.target.default);
+    if (format !== undefined && def !== undefined) {
+      const why = targetProblem(format, def);
+      if (why) add(['target', 'default'], `"${def}" ${why} (target.format is ${format})`);
+    }
+  }
+
+  const envNames = new Map<string, string>();
+  const claimEnv = (envName: string, where: DocPath): void => {
+    if (!C_IDENTIFIER.test(envName)) {
+      add(where, `"${envName}" must be an environment variable name (letters, digits and "_", not starting with a digit)`);
+      return;
+    }
+    const first = envNames.get(envName);
+    if (first !== undefined) add(where, `environment variable "${envName}" is already set by ${first}`);
+    else envNames.set(envName, formatPath(where));
+  };
+
+  let usesTarget = false;
+  const checkPlaceholders = (s: string, where: DocPath): void => {
+    for (const ph of placeholdersIn(s)) {
+      if (ph === 'target') usesTarget = true;
+      if (!(PLACEHOLDERS as readonly string[]).includes(ph)) {
+        add(where, `unknown placeholder "{${ph}}"; valid placeholders: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`);
+      }
+    }
+  };
+  list(doc.args).forEach((a, i) => {
+    if (typeof a === 'string') checkPlaceholders(a, ['args', i]);
+  });
+  list(doc.env).forEach((e, i) => {
+    if (!isObj(e)) return;
+    const n = str(e.name);
+    if (n !== undefined) claimEnv(n, ['env', i, 'name']);
+    const v = str(e.value);
+    if (v !== undefined) checkPlaceholders(v, ['env', i, 'value']);
+  });
+  if (format !== undefined && format !== 'none' && !usesTarget) {
+    add(['target', 'format'], `is "${format}" but no arg or env value uses "{target}"; use {target} or set target.format to none`);
+  }
+  if (format === 'none' && usesTarget) {
+    add(['target', 'format'], 'is "none" but an arg or env value uses "{target}"');
+  }
+
+  list(doc.credentials).forEach((c, i) => {
+    if (!isObj(c)) return;
+    const e = str(c.env);
+    if (e !== undefined) claimEnv(e, ['credentials', i, 'env']);
+    const k = str(c.key);
+    if (k !== undefined && !(SECRET_KEY.test(k) && k.length <= 253)) {
+      add(['credentials', i, 'key'], `"${k}" must be a Secret key (letters, digits, "-", "_" and ".")`);
+    }
+  });
+
+  const mountPaths = new Map<string, string>();
+  const claimMount = (p: string, where: DocPath): void => {
+    const why = mountPathProblem(p);
+    if (why) {
+      add(where, `"${p}" ${why}`);
+      return;
+    }
+    const first = mountPaths.get(p);
+    if (first !== undefined) add(where, `mount path "${p}" is already used by ${first}`);
+    else mountPaths.set(p, formatPath(where));
+  };
+  const scratchDir = str(doc.scratchDir);
+  if (scratchDir !== undefined) claimMount(scratchDir, ['scratchDir']);
+
+  const paramNames = new Map<string, number>();
+  list(doc.params).forEach((p, i) => {
+    if (!isObj(p)) return;
+    const at = (...rest: string[]): DocPath => ['params', i, ...rest];
+    const pn = str(p.name);
+    if (pn !== undefined) {
+      if ((GENERIC_PARAMS as readonly string[]).includes(pn)) {
+        add(at('name'), `"${pn}" is a generic parameter every template has (${GENERIC_PARAMS.join(', ')}); choose another name`);
+      } else if (!PARAM_NAME.test(pn)) {
+        add(at('name'), `"${pn}" must be lower-case letters, digits and "-", starting with a letter and not ending with "-"`);
+      } else if (name !== undefined && `${name}.${pn}`.length > MAX_ANNOTATION_NAME) {
+        add(at('name'), `"${pn}" is too long: the annotation name "${name}.${pn}" must be at most ${MAX_ANNOTATION_NAME} characters`);
+      }
+      const first = paramNames.get(pn);
+      if (first !== undefined) add(at('name'), `parameter "${pn}" is already declared by params[${first}]`);
+      else paramNames.set(pn, i);
+    }
+    const kind = str(p.kind);
+    const arg = str(p.arg);
+    const env = str(p.env);
+    const mountPath = str(p.mountPath);
+    const pattern = str(p.pattern);
+    if (pattern !== undefined) {
+      if (kind === 'configMap' || kind === 'podVolume') {
+        add(at('pattern'), `is not used by kind ${kind}: the value is a Kubernetes object name and is checked as one`);
+      }
+      try {
+        new RegExp(`^(?:${pattern})$`, 'u');
+      } catch (e) {
+        add(at('pattern'), `does not compile: ${(e as Error).message}`);
+      }
+    }
+    if (arg !== undefined) {
+      for (const ph of placeholdersIn(arg)) {
+        if (ph !== 'value') add(at('arg'), `unknown placeholder "{${ph}}"; the only placeholder in a parameter's arg is {value}`);
+      }
+    }
+    switch (kind) {
+      case 'arg':
+        if (arg === undefined) add(at(), 'kind "arg" needs an "arg" such as "--flag={value}"');
+        else if (!arg.includes('{value}')) add(at('arg'), `"${arg}" must contain "{value}"`);
+        if (env !== undefined) add(at('env'), 'is not used by kind "arg"');
+        if (mountPath !== undefined) add(at('mountPath'), 'is not used by kind "arg"');
+        break;
+      case 'env':
+        if (env === undefined) add(at(), 'kind "env" needs an "env" naming the variable');
+        else claimEnv(env, at('env'));
+        if (arg !== undefined) add(at('arg'), 'is not used by kind "env"');
+        if (mountPath !== undefined) add(at('mountPath'), 'is not used by kind "env"');
+        break;
+      case 'configMap':
+      case 'podVolume':
+        if (mountPath === undefined) add(at(), `kind "${kind}" needs a "mountPath"`);
+        else claimMount(mountPath, at('mountPath'));
+        // An arg here is a fixed flag added when the volume is given (for example a mapping file).
+        if (arg?.includes('{value}')) add(at('arg'), `must not contain "{value}" for kind "${kind}": the value is an object name, not a flag value`);
+        if (env !== undefined) add(at('env'), `is not used by kind "${kind}"`);
+        break;
+    }
+  });
+
+  if (isObj(doc.resources)) {
+    const r = doc.resources;
+    const q = (group: string, key: string): number | undefined => {
+      const g = r[group];
+      if (!isObj(g)) return undefined;
+      const v = str(g[key]);
+      if (v === undefined) return undefined;
+      const n = parseQuantity(v);
+      if (n === undefined) {
+        add(['resources', group, key], `"${v}" is not a Kubernetes quantity (for example ${key === 'cpu' ? '50m' : '64Mi'})`);
+        return undefined;
+      }
+      if (!(n > 0)) add(['resources', group, key], `"${v}" must be greater than zero`);
+      return n;
+    };
+    const reqCpu = q('requests', 'cpu');
+    const reqMem = q('requests', 'memory');
+    const limCpu = q('limits', 'cpu');
+    const limMem = q('limits', 'memory');
+    if (reqMem !== undefined && limMem !== undefined && limMem < reqMem) add(['resources', 'limits', 'memory'], 'must be at least requests.memory');
+    if (reqCpu !== undefined && limCpu !== undefined && limCpu < reqCpu) add(['resources', 'limits', 'cpu'], 'must be at least requests.cpu');
+  }
+
+  if (isObj(doc.securityContext)) {
+    const uid = doc.securityContext.runAsUser;
+    if (typeof uid === 'number' && Number.isInteger(uid) && (uid < 1 || uid > 2147483647)) {
+      add(['securityContext', 'runAsUser'], `${uid} must be a non-root UID from 1 to 2147483647 (Pod Security Standard restricted); use 65534 for images that run as root`);
+    }
+  }
+
+  if (isObj(doc.probes)) {
+    for (const [kind, pr] of Object.entries(doc.probes)) {
+      if (!isObj(pr)) continue;
+      const pp = str(pr.path);
+      if (pp === undefined) continue;
+      const why = pathProblem(pp);
+      if (why) add(['probes', kind, 'path'], `"${pp}" ${why}`);
+    }
+  }
+
+  return problems;
+}
+
+/** `['params', 1, 'name']` → `params[1].name`. */
+export function formatPath(path: DocPath): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out;
+}

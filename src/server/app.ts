@@ -1,0 +1,168 @@
+// The webhook's HTTP surface: POST <path> -> core admit() -> AdmissionReview answer. Builds the
+// fastify instance and never listens (runtime.ts does; tests use inject()).
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { admit as coreAdmit } from '../core/admit.js';
+import type { CoreSettings, Registry } from '../core/types.js';
+import { isInjectorError, type ErrorCode } from '../errors.js';
+import type { Current } from './current.js';
+import type { WebhookMetrics } from './metrics.js';
+
+export interface AppOptions {
+  /** Read once per request; runtime.ts swaps it when the templates directory changes. */
+  readonly registry: Current<Registry>;
+  readonly settings: CoreSettings;
+  readonly path: string;
+  readonly bodyLimit: number;
+  readonly logger: Logger;
+  readonly metrics: WebhookMetrics;
+  /** TLS options; without them the instance speaks plain HTTP (for inject() and tests). */
+  readonly https?: HttpsServerOptions;
+  /** Seam for tests that need the core to fail unexpectedly. */
+  readonly admit?: typeof coreAdmit;
+}
+
+export interface ErrorBody {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+const MIB = 1024 * 1024;
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const admit = options.admit ?? coreAdmit;
+  const { metrics, settings, path } = options;
+  const limitText = options.bodyLimit % MIB === 0 ? `${options.bodyLimit / MIB} MiB` : `${options.bodyLimit} bytes`;
+
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // One line per admission is written by the handler; fastify's two per request would double it.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    // While draining, requests already arriving on open connections are still answered (with
+    // Connection: close) rather than refused with 503, which the API server would count as a failure.
+    return503OnClosing: false,
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
+
+  // Only JSON reaches the handler; text/plain would otherwise be parsed by fastify's default parser.
+  app.removeContentTypeParser('text/plain');
+
+  const sendError = (reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply =>
+    reply.code(status).type('application/json').send({ code, message } satisfies ErrorBody);
+
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const seconds = reply.elapsedTime / 1000;
+    const client = clientError(error, limitText);
+    if (client) {
+      metrics.recordError(client.code, seconds);
+      request.log.warn({ code: client.code, status: client.status, durationMs: round(reply.elapsedTime) }, `rejected request: ${client.message}`);
+      return sendError(reply, client.status, client.code, client.message);
+    }
+    const uid = uidOf(request.body);
+    metrics.recordError('EI_ERR_INTERNAL', seconds);
+    request.log.error({ uid, err: error, durationMs: round(reply.elapsedTime) }, 'admission failed unexpectedly');
+    return sendError(
+      reply,
+      500,
+      'EI_ERR_INTERNAL',
+      `internal error while answering review ${uid ?? '(no uid)'}; the webhook's failurePolicy decides whether the pod is created (see the webhook's logs)`,
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    // No dedicated code exists for a wrong route; the review code is the nearest a caller acts on.
+    sendError(reply, 404, 'EI_ERR_REVIEW_INVALID', `no route ${request.method} ${request.url.split('?')[0]}; the webhook answers POST ${path}`);
+  });
+
+  app.post(path, {
+    onRequest: (request, reply, done) => {
+      if (!isJson(request.headers['content-type'])) {
+        const given = request.headers['content-type'] ?? '(none)';
+        metrics.recordError('EI_ERR_HTTP_CONTENT_TYPE', reply.elapsedTime / 1000);
+        request.log.warn({ code: 'EI_ERR_HTTP_CONTENT_TYPE', status: 415 }, 'rejected request: content type');
+        sendError(reply, 415, 'EI_ERR_HTTP_CONTENT_TYPE', `content type ${given} is not supported; send application/json (an admission.k8s.io/v1 AdmissionReview)`);
+        return;
+      }
+      done();
+    },
+    handler: (request, reply) => {
+      if (request.body === undefined) {
+        throw Object.assign(new Error('empty body'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY', statusCode: 400 });
+      }
+      const result = admit(request.body, options.registry.get(), settings);
+      const { outcome } = result;
+      const ms = reply.elapsedTime;
+      metrics.recordOutcome(outcome, ms / 1000);
+      // Problem codes only: their messages quote annotation values, which may carry credentials.
+      request.log.info(
+        {
+          uid: result.request.uid,
+          namespace: result.request.namespace,
+          pod: result.request.name,
+          decision: outcome.decision,
+          reason: outcome.reason,
+          templates: outcome.templates,
+          problems: outcome.problems.map((p) => p.code),
+          warnings: outcome.warnings.length,
+          patchOperations: outcome.patchOperations,
+          durationMs: round(ms),
+          dryRun: result.request.dryRun,
+        },
+        'admission',
+      );
+      return reply.send(result.review);
+    },
+  });
+
+  return app;
+}
+
+/** The 4xx answer for an error fastify or the core raised about the request, or undefined for a bug. */
+function clientError(error: FastifyError, limitText: string): { status: number; code: ErrorCode; message: string } | undefined {
+  if (isInjectorError(error)) {
+    return error.code === 'EI_ERR_REVIEW_INVALID' || error.code === 'EI_ERR_REVIEW_OBJECT'
+      ? { status: 400, code: error.code, message: error.message }
+      : undefined;
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 413,
+        code: 'EI_ERR_HTTP_BODY',
+        message: `the request body is over the ${limitText} limit (--body-limit); an AdmissionReview from the API server is never larger`,
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'EI_ERR_HTTP_CONTENT_TYPE', message: 'the content type is not supported; send application/json (an admission.k8s.io/v1 AdmissionReview)' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is empty; send an admission.k8s.io/v1 AdmissionReview as JSON' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is not valid JSON; send an admission.k8s.io/v1 AdmissionReview as JSON' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is shorter or longer than its Content-Length header' };
+  }
+  // secure-json-parse refuses __proto__/constructor keys with a SyntaxError that fastify tags 400.
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return { status: error.statusCode, code: 'EI_ERR_HTTP_BODY', message: `the request was refused: ${error.message}` };
+  }
+  return undefined;
+}
+
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const media = contentType.split(';', 1)[0]?.trim().toLowerCase();
+  return media === 'application/json';
+}
+
+function uidOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const request = (body as { request?: unknown }).request;
+  if (typeof request !== 'object' || request === null) return undefined;
+  const uid = (request as { uid?: unknown }).uid;
+  return typeof uid === 'string' ? uid : undefined;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

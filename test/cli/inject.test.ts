@@ -1,0 +1,131 @@
+// The dry-run CLI as a user drives it: formats, inputs, exit codes and error messages.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import jsonPatch, { type Operation } from 'fast-json-patch';
+import { parseAllDocuments } from 'yaml';
+import { main } from '../../src/cli/main.js';
+import { fakeIo } from '../helpers/fake-io.js';
+
+const DATA = new URL('../testdata/inject/', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'ei-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function run(args: string[], stdin = '') {
+  const f = fakeIo(stdin);
+  const code = await main(args, f.io);
+  return { code, stdout: f.stdout(), stderr: f.stderr() };
+}
+
+describe('exporter-injector inject', () => {
+  it('reads standard input and prints JSON', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations: { 'exporter-injector.io/inject': 'redis' } }, spec: { containers: [{ name: 'redis', image: 'redis:7' }] } };
+    const r = await run(['inject', '-f', '-', '-o', 'json'], JSON.stringify(pod));
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.spec.initContainers[0].name, 'redis-exporter');
+  });
+
+  it('-o patch prints per workload a patch that turns the pod template into the injected one', async () => {
+    const r = await run(['inject', '-f', join(DATA, 'deployment-several-exporters.yaml'), '-o', 'patch']);
+    assert.equal(r.code, 0, r.stderr);
+    const [entry] = JSON.parse(r.stdout) as { workload: string; decision: string; patch: Operation[] }[];
+    assert.match(entry?.workload ?? '', /Deployment shop\/cache/);
+    const template = { metadata: { labels: { app: 'cache' }, annotations: { 'exporter-injector.io/inject': 'redis,statsd' } }, spec: { containers: [{ name: 'redis', image: 'redis:7.2' }, { name: 'app', image: 'example/app:1.0' }] } };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, namespace: 'shop' }, spec: template.spec };
+    const patched = jsonPatch.applyPatch(pod, entry?.patch ?? [], true, false).newDocument as { spec: { initContainers: { name: string }[] } };
+    assert.deepEqual(patched.spec.initContainers.map((c) => c.name), ['redis-exporter', 'statsd-exporter']);
+  });
+
+  it('-o diff shows only added lines for an injected workload, nothing for an untouched one', async () => {
+    const r = await run(['inject', '-f', join(DATA, 'multi-document.yaml'), '-o', 'diff']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\+\s+- name: nginx-exporter/);
+    assert.doesNotMatch(r.stdout, /^-\s/m, 'nothing of the user manifest is removed');
+    assert.doesNotMatch(r.stdout, /document 3/, 'the ReplicaSet without opt-in has no diff');
+  });
+
+  it('--explain says per workload whether and why', async () => {
+    const r = await run(['inject', '-f', join(DATA, 'multi-document.yaml'), '--explain']);
+    assert.equal(r.code, 0);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /DaemonSet default\/web\): injected: nginx/);
+    assert.match(lines[1] ?? '', /ReplicaSet default\/plain\): not injected: not-opted-in/);
+  });
+
+  it('reads a directory recursively, keeping unknown kinds unchanged', async () => {
+    const dir = join(tmp, 'manifests');
+    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(join(tmp, 'ignored.txt'), 'not yaml');
+    await import('node:fs/promises').then((fs) => fs.mkdir(join(dir, 'nested'), { recursive: true }));
+    writeFileSync(join(dir, 'a.yaml'), 'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  template: {}\n');
+    writeFileSync(join(dir, 'nested', 'b.yml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    exporter-injector.io/inject: memcached\nspec:\n  containers:\n    - name: m\n      image: memcached:1.6\n');
+    const r = await run(['inject', '-f', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
+    assert.deepEqual(docs[0], { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { template: {} } });
+    assert.equal(docs[1].spec.initContainers[0].name, 'memcached-exporter');
+  });
+
+  it('exits 1 when a pod would be denied and says which pod and why', async () => {
+    const r = await run(['inject', '-f', join(DATA, 'port-clash.yaml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: .*port-clash\.yaml \(document 1, Pod default\/port-clash\): template "redis": port 9121 is already used by container "app"/m);
+  });
+
+  it('exits 3 with file:line for YAML that does not parse', async () => {
+    const file = join(tmp, 'broken.yaml');
+    writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n');
+    const r = await run(['inject', '-f', file]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /broken\.yaml:\d+:\d+ \(document 1\)/);
+  });
+
+  it('exits 3 for a missing file and 2 for usage errors, naming what is valid', async () => {
+    const missing = await run(['inject', '-f', join(tmp, 'nope.yaml')]);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /nope\.yaml: cannot read \(ENOENT\)/);
+    const format = await run(['inject', '-f', '-', '-o', 'toml']);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /valid: yaml, json, patch, diff/);
+    const flag = await run(['inject', '--nope']);
+    assert.equal(flag.code, 2);
+    const mode = await run(['inject', '-f', '-', '--sidecar-mode', 'sometimes']);
+    assert.equal(mode.code, 2);
+    assert.match(mode.stderr, /valid: native .* or classic/);
+  });
+
+  it('unknown command lists the valid ones', async () => {
+    const r = await run(['injekt']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown command "injekt"; valid commands: serve, inject, review/);
+  });
+});
+
+describe('exporter-injector review', () => {
+  const reviewOf = (annotations: Record<string, string>) =>
+    JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'ns', object: { metadata: { name: 'p', annotations }, spec: { containers: [{ name: 'a', image: 'a' }] } } },
+    });
+
+  it('prints the AdmissionReview response and exits 0 when allowed', async () => {
+    const r = await run(['review', '-f', '-'], reviewOf({ 'exporter-injector.io/inject': 'redis' }));
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.response.uid, 'u-1');
+    assert.equal(out.response.patchType, 'JSONPatch');
+  });
+
+  it('exits 1 on a denial and 3 on a malformed review', async () => {
+    const denied = await run(['review', '-f', '-'], reviewOf({ 'exporter-injector.io/inject': 'nope' }));
+    assert.equal(denied.code, 1);
+    assert.equal(JSON.parse(denied.stdout).response.allowed, false);
+    const malformed = await run(['review', '-f', '-'], '{"kind":"AdmissionReview"}');
+    assert.equal(malformed.code, 3);
+    assert.match(malformed.stderr, /EI_ERR_REVIEW_INVALID/);
+  });
+});
