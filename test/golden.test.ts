@@ -2,7 +2,7 @@
 // .warnings for admission warnings), run through the core and through the CLI; both must match.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { Pod as PodModel } from 'kubernetes-models/v1/Pod';
@@ -16,7 +16,8 @@ import { assertGolden, discoverCases } from './helpers/golden.js';
 import { fakeIo } from './helpers/fake-io.js';
 import { checkRestricted } from './helpers/pss.js';
 
-const DIR = new URL('./testdata/inject/', import.meta.url).pathname;
+// Relative to the checkout, so messages (which name the file) read the same in every clone.
+const DIR = relative(process.cwd(), new URL('./testdata/inject/', import.meta.url).pathname);
 const { cases, stale } = discoverCases(DIR, ['.injected', '.error', '.warnings']);
 
 interface CaseSettings {
@@ -62,11 +63,14 @@ describe('golden injection cases', () => {
 
       // Every resulting pod is a valid Pod, its injected containers pass PSS restricted, and a
       // second admission (the API server's reinvocation) changes nothing.
-      for (const doc of sources.flatMap((src) => src.documents)) {
-        for (const site of podSites(doc, s.namespace ?? 'default')) {
+      const sites = sources.flatMap((src) => src.documents.flatMap((doc) => podSites(doc, s.namespace ?? 'default')));
+      assert.equal(sites.length, results.length);
+      sites.forEach((site, i) => {
+        {
           new PodModel(structuredClone(site.pod) as never).validate();
           const again = admit(syntheticReview(site.pod, site.namespace), context.registry, context.settings);
           assert.deepEqual(again.patch, [], `${site.label}: a second admission must not patch`);
+          if (results[i]?.outcome.decision !== 'injected') return;
           const injectedNames = new Set(
             (JSON.parse(site.pod.metadata?.annotations?.['exporter-injector.io/status'] ?? '{"templates":[]}') as { templates: { container: string }[] }).templates.map((t) => t.container),
           );
@@ -77,7 +81,7 @@ describe('golden injection cases', () => {
             assert.ok(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory, `${c.name}: requests and a memory limit`);
           }
         }
-      }
+      });
 
       // Through the CLI: the same manifests, the same output, exit code 1 exactly when a pod is denied.
       const cli = fakeIo();

@@ -179,8 +179,6 @@ export function renderExporter(
       requests: { cpu, memory: memory ?? template.resources.requests.memory },
       limits: { memory: memory ?? template.resources.limits.memory, ...(template.resources.limits.cpu ? { cpu: template.resources.limits.cpu } : {}) },
     },
-    ...(template.probes.startup ? { startupProbe: probe(template.probes.startup) } : {}),
-    ...(template.probes.readiness ? { readinessProbe: probe(template.probes.readiness) } : {}),
     ...(template.probes.liveness ? { livenessProbe: probe(template.probes.liveness) } : {}),
     securityContext: {
       runAsNonRoot: true,

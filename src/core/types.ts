@@ -86,7 +86,11 @@ export interface ExporterTemplate {
     readonly runAsGroup?: number;
     readonly readOnlyRootFilesystem: boolean;
   };
-  readonly probes: { readonly readiness?: TemplateProbe; readonly liveness?: TemplateProbe; readonly startup?: TemplateProbe };
+  /**
+   * Liveness only: a sidecar's readiness counts towards the pod's, and a native sidecar's startup
+   * probe holds back the app's start; an exporter must do neither.
+   */
+  readonly probes: { readonly liveness?: TemplateProbe };
   /** Pod-level needs the pod must already meet; the injector never grants them itself. */
   readonly requires: { readonly shareProcessNamespace?: boolean };
   /** An emptyDir mounted here when the root filesystem is read-only but the exporter writes (e.g. /tmp). */

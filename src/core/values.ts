@@ -123,7 +123,7 @@ export function closest(name: string, candidates: Iterable<string>): string | un
     const d = editDistance(name, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
-  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+  return bestDistance <= Math.max(1, Math.min(2, Math.floor(name.length / 2))) ? best : undefined;
 }
 
 function editDistance(a: string, b: string): number {

@@ -42,7 +42,13 @@ export function parseTemplate(text: string, origin: string): ParseResult {
   if (syntax.length > 0) return { problems: syntax };
   if (docs.length !== 1) return { problems: [`${origin}: has ${docs.length} YAML documents; put one template in each file`] };
   const doc = docs[0] as Document.Parsed;
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (e) {
+    // toJS refuses, for example, an alias expanded more times than maxAliasCount allows.
+    return { problems: [`${origin}: ${(e as Error).message}`] };
+  }
   const found: SchemaProblem[] = [...checkShape(value), ...checkSemantics(value)];
   if (found.length > 0) {
     const located = dedupe(found).map((p) => ({ line: lineOf(doc, lineCounter, p.path), problem: p }));

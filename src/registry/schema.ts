@@ -132,7 +132,7 @@ const templateProperties: { [K in keyof Omit<ExporterTemplate, 'hash'>]-?: objec
   probes: {
     type: 'object',
     additionalProperties: false,
-    properties: { readiness: probe, liveness: probe, startup: probe },
+    properties: { liveness: probe },
   },
   requires: {
     type: 'object',

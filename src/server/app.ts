@@ -138,7 +138,7 @@ function clientError(error: FastifyError, limitText: string): { status: number; 
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is empty; send an admission.k8s.io/v1 AdmissionReview as JSON' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is not valid JSON; send an admission.k8s.io/v1 AdmissionReview as JSON' };
+      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is not valid JSON (or holds a __proto__ or constructor.prototype key); send an admission.k8s.io/v1 AdmissionReview as JSON' };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is shorter or longer than its Content-Length header' };
   }

@@ -35,7 +35,7 @@ describe('exporter-injector inject', () => {
     assert.match(entry?.workload ?? '', /Deployment shop\/cache/);
     const template = { metadata: { labels: { app: 'cache' }, annotations: { 'exporter-injector.io/inject': 'redis,statsd' } }, spec: { containers: [{ name: 'redis', image: 'redis:7.2' }, { name: 'app', image: 'example/app:1.0' }] } };
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, namespace: 'shop' }, spec: template.spec };
-    const patched = jsonPatch.applyPatch(pod, entry?.patch ?? [], true, false).newDocument as { spec: { initContainers: { name: string }[] } };
+    const patched = jsonPatch.applyPatch(pod, entry?.patch ?? [], true, false).newDocument as unknown as { spec: { initContainers: { name: string }[] } };
     assert.deepEqual(patched.spec.initContainers.map((c) => c.name), ['redis-exporter', 'statsd-exporter']);
   });
 

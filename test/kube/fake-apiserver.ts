@@ -202,12 +202,14 @@ export class FakeApiServer {
 
   private create(base: string, body: Json | undefined, gr: { group: string; kind: string }, defaults: (o: Json) => Json, validate: (o: Json) => string[]): Reply {
     const name = body?.metadata?.name;
-    if (typeof name !== 'string' || name.length === 0) return invalid(body?.kind ?? 'Object', gr, '', ['metadata.name: Required value: name or generateName is required']);
+    if (body === undefined || typeof name !== 'string' || name.length === 0) {
+      return invalid(body?.kind ?? 'Object', gr, '', ['metadata.name: Required value: name or generateName is required']);
+    }
     const key = `${base}/${name}`;
     if (this.objects.has(key)) {
       return { status: 409, body: status(409, 'AlreadyExists', `${qualified(gr)} "${name}" already exists`, { name, ...gr }) };
     }
-    if (body?.metadata?.resourceVersion) return invalid(body.kind, gr, name, ['metadata.resourceVersion: Invalid value: "' + body.metadata.resourceVersion + '": must be empty on create']);
+    if (body.metadata.resourceVersion) return invalid(body.kind, gr, name, ['metadata.resourceVersion: Invalid value: "' + body.metadata.resourceVersion + '": must be empty on create']);
     const object = defaults(structuredClone(body));
     const problems = validate(object);
     if (problems.length > 0) return invalid(body.kind, gr, name, problems);

@@ -81,7 +81,7 @@ describe('built-in templates', () => {
     const withProbes = all.filter((t) => Object.keys(t.probes).length > 0).map((t) => t.name).sort();
     assert.deepEqual(withProbes, ['consul', 'elasticsearch', 'redis', 'sql', 'statsd']);
     assert.equal(get('redis').probes.liveness?.path, '/health');
-    assert.equal(get('elasticsearch').probes.readiness?.path, '/healthz');
+    assert.equal(get('elasticsearch').probes.liveness?.path, '/healthz');
     assert.equal(get('statsd').probes.liveness?.path, '/-/healthy');
     assert.equal(get('consul').probes.liveness?.path, '/-/healthy');
     assert.equal(get('sql').probes.liveness?.path, '/healthz');

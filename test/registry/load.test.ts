@@ -39,6 +39,7 @@ const BAD: Record<string, { count: number; say: string[] }> = {
   'yaml-syntax.yaml': { count: 1, say: ['yaml-syntax.yaml:4:'] },
   'two-documents.yaml': { count: 1, say: ['has 2 YAML documents; put one template in each file'] },
   'empty.yaml': { count: 1, say: ['the file is empty'] },
+  'alias-bomb.yaml': { count: 1, say: ['Excessive alias count'] },
   'several-mistakes.yaml': {
     count: 12,
     say: [

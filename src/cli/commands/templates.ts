@@ -84,8 +84,10 @@ export const templates: Command = async (argv: string[], io: CliIo): Promise<num
       const target = dir ?? userDir ?? BUILTIN_DIR;
       const set = await readTemplateDir(target);
       if (set.problems.length > 0) {
+        // A failed validation is this command's answer (exit 1), not an unreadable input (exit 3).
         const n = set.problems.length;
-        throw new InjectorError('EI_ERR_REGISTRY_INVALID', `${n} problem${n === 1 ? '' : 's'} in templates directory ${target}`, { details: set.problems });
+        io.stderr(`error: ${n} problem${n === 1 ? '' : 's'} in templates directory ${target}\n${set.problems.map((p) => `  - ${p}\n`).join('')}`);
+        return EXIT.FAILED;
       }
       const n = set.templates.length;
       io.stdout(`${n} template${n === 1 ? '' : 's'} valid${n === 0 ? ` (no *.yaml, *.yml or *.json files in ${target})` : ''}\n`);

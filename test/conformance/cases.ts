@@ -1,0 +1,300 @@
+// Which built-in template is proven against which Debian exporter and server, and why the others
+// cannot be. Identity matters: a Debian package of the same name may be another project.
+import type { V1Container } from '@kubernetes/client-node';
+import type { Pod } from '../../src/core/types.js';
+import type { Runnable } from './kubelet.js';
+import { freePort } from './procs.js';
+import {
+  startApache,
+  startBind,
+  startHaproxy,
+  startLogWriter,
+  startMariadb,
+  startNamedProcess,
+  startNginx,
+  startPostgres,
+  startRedis,
+  type Server,
+  type Workspace,
+} from './servers.js';
+
+/** What a case hands the runner once its server is up: the example pod's inputs and the world it lives in. */
+export interface Fixture {
+  /** The application container(s) of the example pod. */
+  readonly containers: V1Container[];
+  /** `<template>.<param>` annotations besides `port` (the runner sets that one). */
+  readonly params: Readonly<Record<string, string>>;
+  readonly spec?: Partial<NonNullable<Pod['spec']>>;
+  /** Secrets in the pod's namespace: name -> key -> value. */
+  readonly secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** ConfigMaps in the pod's namespace: name -> file -> content. */
+  readonly configMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Host directories standing in for the pod's own volumes (by volume name). */
+  readonly podVolumes?: Readonly<Record<string, string>>;
+  readonly servers: readonly Server[];
+}
+
+/** A documented difference between the Debian build and the version the template pins. */
+export interface VersionGap {
+  /** Names the flag or variable, and what each version accepts. */
+  readonly difference: string;
+  /** How the Debian build reports it when run with the template's rendering. */
+  readonly signature: RegExp;
+  /** The rendering translated to the Debian build's spelling, to prove everything else. */
+  readonly adapt?: (r: Runnable) => Runnable;
+  readonly adaptation?: string;
+}
+
+export interface ProvableCase {
+  readonly kind: 'provable';
+  readonly template: string;
+  readonly exporter: { readonly package: string; readonly binary: string; readonly homepage: RegExp };
+  /** The Debian package of the watched server; absent when the "server" is the pod itself. */
+  readonly serverPackage?: string;
+  /** PromQL for the exporter's own health series, given the target's label selector; must equal 1. */
+  readonly health?: (selector: string) => string;
+  /** Set when no real server exists in Debian: only flags, port, path and scraping are proven. */
+  readonly flagsOnly?: { readonly why: string; readonly report: (selector: string) => string };
+  readonly gap?: VersionGap;
+  /** Exporters that wait for their server before listening need longer. */
+  readonly listenTimeoutMs?: number;
+  fixture(ws: Workspace): Promise<Fixture>;
+}
+
+export interface UnprovableCase {
+  readonly kind: 'unprovable';
+  readonly template: string;
+  readonly why: string;
+}
+
+export type Case = ProvableCase | UnprovableCase;
+
+const SECRET = 'exporter-credentials';
+const app = (name: string, image: string, port?: number): V1Container => ({
+  name,
+  image,
+  ...(port !== undefined ? { ports: [{ name: name.slice(0, 15), containerPort: port, protocol: 'TCP' }] } : {}),
+});
+
+/** Replaces one flag (by name) in the rendered args. */
+function renameFlag(r: Runnable, from: string, to: string): Runnable {
+  return { ...r, args: r.args.map((a) => (a.startsWith(`${from}=`) ? `${to}=${a.slice(from.length + 1)}` : a)) };
+}
+
+export const CASES: readonly Case[] = [
+  {
+    kind: 'provable',
+    template: 'redis',
+    exporter: { package: 'prometheus-redis-exporter', binary: '/usr/bin/prometheus-redis-exporter', homepage: /github\.com\/oliver006\/redis_exporter/ },
+    serverPackage: 'redis-server',
+    health: (s) => `redis_up{${s}}`,
+    async fixture(ws) {
+      const password = 'conformance-redis-pw';
+      const server = await startRedis(ws, password);
+      return {
+        containers: [app('redis', 'redis:7.0', 6379)],
+        params: { target: `redis://127.0.0.1:${server.port}`, secret: SECRET },
+        // Only the password: the optional username key is absent, as for a requirepass deployment.
+        secrets: { [SECRET]: { password } },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'postgres',
+    exporter: { package: 'prometheus-postgres-exporter', binary: '/usr/bin/prometheus-postgres-exporter', homepage: /github\.com\/prometheus-community\/postgres_exporter/ },
+    serverPackage: 'postgresql',
+    health: (s) => `pg_up{${s}}`,
+    async fixture(ws) {
+      const password = 'conformance-pg-pw';
+      const server = await startPostgres(ws, 'monitor', password);
+      return {
+        containers: [app('postgres', 'postgres:15', 5432)],
+        params: { target: `127.0.0.1:${server.port}/postgres?sslmode=disable`, secret: SECRET },
+        secrets: { [SECRET]: { username: 'monitor', password } },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'mysqld',
+    exporter: { package: 'prometheus-mysqld-exporter', binary: '/usr/bin/prometheus-mysqld-exporter', homepage: /github\.com\/prometheus\/mysqld_exporter/ },
+    serverPackage: 'mariadb-server',
+    health: (s) => `mysql_up{${s}}`,
+    gap: {
+      difference:
+        'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both, and the template schema has no Secret file mount',
+      signature: /unknown long flag '--mysqld\.(address|username)'/,
+      adaptation: '--mysqld.address/--mysqld.username/MYSQLD_EXPORTER_PASSWORD rewritten to the 0.14 DATA_SOURCE_NAME',
+      adapt(r) {
+        const flag = (name: string) => r.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+        const address = flag('mysqld.address') ?? 'localhost:3306';
+        const user = flag('mysqld.username') ?? '';
+        const env = new Map(r.env);
+        env.set('DATA_SOURCE_NAME', `${user}:${env.get('MYSQLD_EXPORTER_PASSWORD') ?? ''}@tcp(${address})/`);
+        return { ...r, env, args: r.args.filter((a) => !a.startsWith('--mysqld.address=') && !a.startsWith('--mysqld.username=')) };
+      },
+    },
+    async fixture(ws) {
+      const password = 'conformance-my-pw';
+      const server = await startMariadb(ws, 'exporter', password);
+      return {
+        containers: [app('mariadb', 'mariadb:10.11', 3306)],
+        params: { target: `127.0.0.1:${server.port}`, secret: SECRET },
+        secrets: { [SECRET]: { username: 'exporter', password } },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'nginx',
+    exporter: { package: 'prometheus-nginx-exporter', binary: '/usr/bin/prometheus-nginx-exporter', homepage: /github\.com\/(nginxinc|nginx)\/nginx-prometheus-exporter/ },
+    serverPackage: 'nginx',
+    health: (s) => `nginx_up{${s}}`,
+    async fixture(ws) {
+      const server = await startNginx(ws);
+      return {
+        containers: [app('nginx', 'nginx:1.22', 8080)],
+        params: { target: `http://127.0.0.1:${server.port}/stub_status` },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'apache',
+    exporter: { package: 'prometheus-apache-exporter', binary: '/usr/bin/prometheus-apache-exporter', homepage: /github\.com\/Lusitaniae\/apache_exporter/ },
+    serverPackage: 'apache2',
+    health: (s) => `apache_up{${s}}`,
+    gap: {
+      difference:
+        'the template sets the listen port with --web.listen-address (apache_exporter v1.0.0 and later, exporter-toolkit); Debian 0.12.0 knows only --telemetry.address, which v1.x removed. No listen flag or variable works in both; without one both listen on :9117',
+      signature: /unknown long flag '--web\.listen-address'/,
+      adaptation: '--web.listen-address renamed to the 0.12 --telemetry.address',
+      adapt: (r) => renameFlag(r, '--web.listen-address', '--telemetry.address'),
+    },
+    async fixture(ws) {
+      const server = await startApache(ws);
+      return {
+        containers: [app('httpd', 'httpd:2.4', 8080)],
+        params: { target: `http://127.0.0.1:${server.port}/server-status?auto` },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'haproxy',
+    exporter: { package: 'prometheus-haproxy-exporter', binary: '/usr/bin/prometheus-haproxy-exporter', homepage: /github\.com\/prometheus\/haproxy_exporter/ },
+    serverPackage: 'haproxy',
+    health: (s) => `haproxy_up{${s}}`,
+    async fixture(ws) {
+      const server = await startHaproxy(ws);
+      return {
+        containers: [app('haproxy', 'haproxy:2.6', 8080)],
+        params: { target: `http://127.0.0.1:${server.port}/;csv` },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'bind',
+    exporter: { package: 'prometheus-bind-exporter', binary: '/usr/bin/prometheus-bind-exporter', homepage: /github\.com\/prometheus-community\/bind_exporter/ },
+    serverPackage: 'bind9',
+    health: (s) => `bind_up{${s}}`,
+    async fixture(ws) {
+      const server = await startBind(ws);
+      return {
+        containers: [app('bind', 'internetsystemsconsortium/bind9:9.18', 53)],
+        params: { target: `http://127.0.0.1:${server.port}/` },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'process',
+    exporter: { package: 'prometheus-process-exporter', binary: '/usr/bin/prometheus-process-exporter', homepage: /github\.com\/ncabatoff\/process-exporter/ },
+    health: (s) => `namedprocess_namegroup_num_procs{${s},groupname="eiconf-app"}`,
+    async fixture(ws) {
+      const server = await startNamedProcess(ws, 'eiconf-app');
+      return {
+        containers: [app('app', 'registry.example.com/eiconf-app:1')],
+        params: { names: 'eiconf-app' },
+        spec: { shareProcessNamespace: true },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'mtail',
+    exporter: { package: 'mtail', binary: '/usr/bin/mtail', homepage: /github\.com\/google\/mtail/ },
+    // Counts the lines the program matched; present and above zero means the logs volume, the
+    // progs ConfigMap and the program all reached mtail.
+    health: (s) => `count(eiconf_requests_total{${s}} > 0)`,
+    async fixture(ws) {
+      const logs = await ws.dir('mtail-logs');
+      const writer = await startLogWriter(logs, 'access.log');
+      return {
+        containers: [{ ...app('web', 'registry.example.com/web:1', 8080), volumeMounts: [{ name: 'logs', mountPath: '/var/log/web' }] }],
+        params: { logs: 'logs', progs: 'mtail-progs' },
+        spec: { volumes: [{ name: 'logs', emptyDir: {} }] },
+        configMaps: {
+          'mtail-progs': { 'access.mtail': 'counter eiconf_requests_total\n\n/"GET [^"]*" 200 / {\n  eiconf_requests_total++\n}\n' },
+        },
+        podVolumes: { logs },
+        servers: [writer],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'elasticsearch',
+    exporter: { package: 'prometheus-elasticsearch-exporter', binary: '/usr/bin/prometheus-elasticsearch-exporter', homepage: /github\.com\/prometheus-community\/elasticsearch_exporter/ },
+    flagsOnly: {
+      why: 'no Elasticsearch server in Debian',
+      report: (s) => `elasticsearch_cluster_health_up{${s}}`,
+    },
+    // 1.5.0 waits up to 10 s for its first cluster-info call before it listens.
+    listenTimeoutMs: 30_000,
+    async fixture() {
+      // Nothing listens there: the exporter must still start, serve and report the cluster as down.
+      const closed = await freePort();
+      return {
+        containers: [app('app', 'registry.example.com/search-app:1', 8080)],
+        params: { target: `http://127.0.0.1:${closed}`, secret: SECRET },
+        secrets: { [SECRET]: { username: 'monitor', password: 'conformance-es-pw' } },
+        servers: [],
+      };
+    },
+  },
+  { kind: 'unprovable', template: 'consul', why: 'no consul_exporter in Debian 12 (prometheus-consul-exporter does not exist)' },
+  { kind: 'unprovable', template: 'dnsmasq', why: 'k8s-dns-sidecar (kubernetes/dns) is not packaged in Debian' },
+  { kind: 'unprovable', template: 'graphite', why: 'no graphite_exporter in Debian 12 (prometheus-graphite-exporter does not exist)' },
+  { kind: 'unprovable', template: 'json', why: 'no json_exporter in Debian 12' },
+  { kind: 'unprovable', template: 'memcached', why: 'no memcached_exporter in Debian 12 (prometheus-memcached-exporter does not exist)' },
+  {
+    kind: 'unprovable',
+    template: 'mongodb',
+    why: "Debian's prometheus-mongodb-exporter is dcu/mongodb_exporter (2018 snapshot), not percona/mongodb_exporter; and no MongoDB server in Debian",
+  },
+  { kind: 'unprovable', template: 'nats', why: 'no prometheus-nats-exporter in Debian 12' },
+  {
+    kind: 'unprovable',
+    template: 'pgbouncer',
+    why: "Debian's prometheus-pgbouncer-exporter is a different project (cbaines' Python exporter), not prometheus-community/pgbouncer_exporter",
+  },
+  { kind: 'unprovable', template: 'php-fpm', why: 'no php-fpm_exporter in Debian 12' },
+  {
+    kind: 'unprovable',
+    template: 'sql',
+    why: "Debian's prometheus-sql-exporter is justwatchcom/sql_exporter, not burningalchemist/sql_exporter",
+  },
+  { kind: 'unprovable', template: 'statsd', why: 'no statsd_exporter in Debian 12 (prometheus-statsd-exporter does not exist)' },
+  { kind: 'unprovable', template: 'uwsgi', why: 'no uwsgi_exporter in Debian 12' },
+];

@@ -1,0 +1,193 @@
+// One case, steps 1 to 5: inject the example pod, start its server, run the Debian exporter with
+// exactly the rendered args and env, let Prometheus discover and scrape the pod, and check the answer.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PREFIX, type ExporterTemplate, type Pod, type Registry } from '../../src/core/types.js';
+import type { ProvableCase, Fixture } from './cases.js';
+import { installed } from './debian.js';
+import { prepareContainer, type Runnable } from './kubelet.js';
+import { examplePod, inject, NAMESPACE } from './pod.js';
+import { freePort, lastLines, start, stop, waitForPort } from './procs.js';
+import { JOB, pollUntil, type Prometheus } from './prometheus.js';
+import type { Workspace } from './servers.js';
+
+export type Result = 'pass' | 'FAIL' | 'gap' | 'flags only' | 'not proven';
+
+export interface Row {
+  readonly template: string;
+  readonly exporter: string;
+  readonly server: string;
+  readonly result: Result;
+  readonly notes: string;
+  /** For the markdown report: how the exporter was run and what it printed when it failed. */
+  readonly details: readonly string[];
+}
+
+export interface ProveContext {
+  readonly registry: Registry;
+  readonly prometheus: Prometheus;
+  readonly ws: Workspace;
+}
+
+/** How long Prometheus gets to discover, scrape and store a healthy answer. */
+const SCRAPE_TIMEOUT_MS = 30_000;
+const LISTEN_TIMEOUT_MS = 15_000;
+
+const usesPort = (t: ExporterTemplate) => t.args.some((a) => a.includes('{port}')) || t.env.some((e) => e.value.includes('{port}'));
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The exporter as the container runtime would run it: the template's user and group, no privilege
+ * escalation, no capabilities, its volumes (read-only where mounted so) and, when the template says
+ * so, a read-only root filesystem. A private mount namespace keeps all of that away from the host.
+ */
+export function exporterCommand(binary: string, r: Runnable): [string, string[]] {
+  const setpriv = [
+    'setpriv',
+    `--reuid=${r.runAsUser}`,
+    `--regid=${r.runAsGroup}`,
+    '--clear-groups',
+    '--no-new-privs',
+    '--bounding-set=-all',
+    '--inh-caps=-all',
+    '--',
+    binary,
+    ...r.args,
+  ];
+  const steps = r.mounts.map((m) => {
+    const path = shellQuote(m.hostPath);
+    return `mount --bind ${path} ${path}${m.readOnly ? ` && mount -o remount,bind,ro ${path} ${path}` : ''}`;
+  });
+  if (r.readOnlyRootFilesystem) steps.push('mount -o remount,bind,ro /');
+  steps.push('exec "$@"');
+  return ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', steps.join(' && '), 'sh', ...setpriv]];
+}
+
+/** The env shown in the report: names, with values only for what is not a credential. */
+function describeEnv(r: Runnable, secretValues: ReadonlySet<string>): string {
+  return [...r.env].map(([k, v]) => (secretValues.has(v) || /PASS|SECRET|TOKEN|KEY|DATA_SOURCE_NAME/.test(k) ? `${k}=<secret>` : `${k}=${v}`)).join(' ') || '(none)';
+}
+
+interface Attempt {
+  readonly ok: boolean;
+  readonly summary: string;
+  readonly output: string;
+}
+
+async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, port: number, ctx: ProveContext): Promise<Attempt> {
+  const [command, args] = exporterCommand(c.exporter.binary, r);
+  const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/', HOSTNAME: pod.metadata?.name ?? 'pod', ...Object.fromEntries(r.env) };
+  const proc = start(`${c.template} exporter`, command, args, { env, cwd: '/' });
+  const podName = pod.metadata?.name ?? '';
+  const selector = `job="${JOB}",namespace="${NAMESPACE}",pod="${podName}"`;
+  try {
+    try {
+      await waitForPort(port, proc, c.listenTimeoutMs ?? LISTEN_TIMEOUT_MS);
+    } catch (err) {
+      return { ok: false, summary: (err as Error).message, output: proc.output() };
+    }
+    await ctx.prometheus.publish(pod);
+    const healthQuery = c.health?.(selector);
+    const outcome = await pollUntil(SCRAPE_TIMEOUT_MS, async () => {
+      if (proc.exit() !== null) return { done: false, why: `the exporter exited (${proc.exit()}): ${lastLines(proc.output(), 4)}` };
+      const target = await ctx.prometheus.target(podName);
+      if (target === undefined) return { done: false, why: 'Prometheus has not discovered the pod (no active target after relabelling)' };
+      const up = await ctx.prometheus.value(`up{${selector}}`);
+      if (up !== 1) return { done: false, why: `up=${up ?? 'absent'} for ${target.scrapeUrl}${target.lastError ? `: ${target.lastError}` : ''}` };
+      if (healthQuery === undefined) return { done: true, value: { target, health: undefined } };
+      const health = await ctx.prometheus.value(healthQuery);
+      if (health !== 1) return { done: false, why: `up=1 at ${target.scrapeUrl} but ${healthQuery} = ${health ?? 'absent'}` };
+      return { done: true, value: { target, health } };
+    });
+    if (!outcome.ok) return { ok: false, summary: outcome.why, output: proc.output() };
+    const { target } = outcome.value;
+    const seen = healthQuery === undefined ? 'up=1' : `up=1, ${healthQuery.replace(`{${selector}}`, '').replace(`${selector},`, '')}=1`;
+    let extra = '';
+    if (c.flagsOnly) {
+      const reported = await ctx.prometheus.value(c.flagsOnly.report(selector)).catch(() => undefined);
+      extra = `; ${c.flagsOnly.report(selector).replace(`{${selector}}`, '')}=${reported ?? 'absent'}`;
+    }
+    return { ok: true, summary: `scraped ${target.scrapeUrl}: ${seen}${extra}`, output: proc.output() };
+  } finally {
+    await ctx.prometheus.withdraw(podName);
+    await stop(proc);
+  }
+}
+
+/** Host directories for the volumes the exporter mounts: ConfigMaps written out, the pod's own volumes from the fixture. */
+async function volumeDirs(pod: Pod, fixture: Fixture, ws: Workspace, template: string): Promise<Map<string, string>> {
+  const dirs = new Map<string, string>();
+  for (const volume of pod.spec?.volumes ?? []) {
+    const own = fixture.podVolumes?.[volume.name];
+    if (own !== undefined) {
+      dirs.set(volume.name, own);
+    } else if (volume.configMap !== undefined) {
+      const data = fixture.configMaps?.[volume.configMap.name ?? ''];
+      if (data === undefined) throw new Error(`configmap "${volume.configMap.name}" not found (volume ${volume.name})`);
+      const dir = await ws.dir(`${template}-volume-${volume.name}`);
+      for (const [file, content] of Object.entries(data)) await writeFile(join(dir, file), content, { mode: 0o644 });
+      dirs.set(volume.name, dir);
+    } else if (volume.emptyDir !== undefined) {
+      dirs.set(volume.name, await ws.dir(`${template}-volume-${volume.name}`));
+    }
+  }
+  return dirs;
+}
+
+export async function prove(c: ProvableCase, ctx: ProveContext): Promise<Row> {
+  const template = ctx.registry.templates.get(c.template);
+  const pkg = await installed(c.exporter.package);
+  const server = c.serverPackage === undefined ? undefined : await installed(c.serverPackage);
+  const exporterCol = pkg ? `${pkg.name} ${pkg.version}` : `${c.exporter.package} (not installed)`;
+  const serverCol = c.serverPackage === undefined ? (c.flagsOnly ? `none (${c.flagsOnly.why})` : 'the pod itself') : server ? `${server.name} ${server.version}` : `${c.serverPackage} (not installed)`;
+  const row = (result: Result, notes: string, details: string[] = []): Row => ({ template: c.template, exporter: exporterCol, server: serverCol, result, notes, details });
+
+  if (template === undefined) return row('FAIL', 'the registry has no such template');
+  if (!pkg || (c.serverPackage !== undefined && !server)) return row('FAIL', 'Debian packages missing: run test/conformance/setup.sh');
+  if (!c.exporter.homepage.test(pkg.homepage)) {
+    return row('FAIL', `${pkg.name} packages ${pkg.homepage || 'an unknown upstream'}, not the project the template's image comes from`);
+  }
+
+  const details: string[] = [];
+  let fixture: Fixture | undefined;
+  try {
+    fixture = await c.fixture(ctx.ws);
+    details.push(...fixture.servers.map((s) => `server: ${s.summary}`));
+    const port = usesPort(template) ? await freePort() : template.port;
+    const params = { ...fixture.params, ...(usesPort(template) ? { port: String(port) } : {}) };
+    const pod = examplePod({ template: c.template, name: `${c.template}-conformance`, containers: fixture.containers, params, ...(fixture.spec ? { spec: fixture.spec } : {}) });
+    details.push(`annotations: ${Object.entries(params).map(([k, v]) => `${PREFIX}${c.template}.${k}=${v}`).join(' ')}`);
+    const injected = inject(pod, ctx.registry, c.template);
+    const secrets = new Map(Object.entries(fixture.secrets ?? {}));
+    const secretValues = new Set([...secrets.values()].flatMap((s) => Object.values(s)));
+    const runnable = prepareContainer(injected.exporter, injected.pod, secrets, await volumeDirs(injected.pod, fixture, ctx.ws, c.template));
+    const security = `as ${runnable.runAsUser}:${runnable.runAsGroup}${runnable.readOnlyRootFilesystem ? ', read-only root' : ''}`;
+    details.push(`exporter (${security}): ${c.exporter.binary} ${runnable.args.join(' ')}`, `env: ${describeEnv(runnable, secretValues)}`);
+
+    const first = await runAndScrape(c, runnable, injected.pod, port, ctx);
+    if (first.ok) return row(c.flagsOnly ? 'flags only' : 'pass', `${first.summary}; ${security}`, details);
+
+    if (c.gap && c.gap.signature.test(first.output)) {
+      const seen = first.output.match(c.gap.signature)?.[0] ?? '';
+      details.push(`as rendered: ${seen}`);
+      if (!c.gap.adapt) return row('gap', `${c.gap.difference} (Debian build: "${seen}")`, details);
+      const adapted = c.gap.adapt(runnable);
+      details.push(`adapted (${c.gap.adaptation ?? 'translated'}): ${c.exporter.binary} ${adapted.args.join(' ')}; env: ${describeEnv(adapted, secretValues)}`);
+      const second = await runAndScrape(c, adapted, injected.pod, port, ctx);
+      if (!second.ok) {
+        details.push(`adapted run output: ${lastLines(second.output, 10)}`);
+        return row('FAIL', `version gap (${c.gap.difference}), and the adapted run failed too: ${second.summary}`, details);
+      }
+      return row('gap', `${c.gap.difference}. Debian build says "${seen}". With ${c.gap.adaptation}: ${second.summary}`, details);
+    }
+    details.push(`exporter output: ${lastLines(first.output, 10)}`);
+    return row('FAIL', first.summary, details);
+  } catch (err) {
+    return row('FAIL', err instanceof Error ? err.message : String(err), details);
+  } finally {
+    for (const s of fixture?.servers ?? []) await s.stop();
+  }
+}

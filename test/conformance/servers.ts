@@ -1,0 +1,278 @@
+// Step 3: the real servers the exporters watch, each configured as a typical deployment would be,
+// on a free loopback port, with its own temporary data directory, started as an unprivileged
+// system user where the server refuses root. Never through systemd.
+import { execFileSync } from 'node:child_process';
+import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, retry, runOk, start, stop, waitForPort, type Started } from './procs.js';
+
+/** A temporary tree for one suite run; every directory in it is removed at the end. */
+export class Workspace {
+  private constructor(readonly root: string) {}
+
+  static async create(): Promise<Workspace> {
+    const root = await mkdtemp(join(tmpdir(), 'ei-conformance-'));
+    // Servers and exporters run as other users (postgres, mysql, 65534, ...) and must reach their dirs.
+    await chmod(root, 0o755);
+    return new Workspace(root);
+  }
+
+  async dir(name: string, owner?: string): Promise<string> {
+    const path = join(this.root, name);
+    await mkdir(path, { recursive: true, mode: 0o755 });
+    await chmod(path, 0o755);
+    if (owner !== undefined) await runOk(`chown ${name}`, 'chown', [`${owner}:${owner}`, path], 10_000);
+    return path;
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface Server {
+  readonly port: number;
+  /** One line for the report: what runs and how it is configured. */
+  readonly summary: string;
+  stop(): Promise<void>;
+}
+
+/** `setpriv` as the given system user: what `runuser` does, without a fork in between. */
+function asUser(user: string, command: string, args: readonly string[]): [string, string[]] {
+  return ['setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', command, ...args]];
+}
+
+/** A server that started but could not be set up is stopped before the error goes on. */
+async function stopOnFailure(proc: Started, setup: () => Promise<void>): Promise<void> {
+  try {
+    await setup();
+  } catch (err) {
+    await stop(proc);
+    throw err;
+  }
+}
+
+const serverStop = (...procs: Started[]) => async () => {
+  for (const p of procs) await stop(p);
+};
+
+export async function startRedis(ws: Workspace, password: string): Promise<Server> {
+  const dir = await ws.dir('redis', 'redis');
+  const port = await freePort();
+  const proc = start('redis-server', ...asUser('redis', '/usr/bin/redis-server', [
+    '--bind', '127.0.0.1',
+    '--port', String(port),
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', 'no',
+    '--protected-mode', 'yes',
+    '--requirepass', password,
+  ]));
+  await stopOnFailure(proc, () => waitForPort(port, proc, 15_000));
+  return { port, summary: `redis-server on 127.0.0.1:${port}, requirepass`, stop: serverStop(proc) };
+}
+
+function postgresBin(): string {
+  const versions = execFileSync('ls', ['/usr/lib/postgresql'], { encoding: 'utf8' }).split('\n').filter((v) => /^\d+$/.test(v));
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (newest === undefined) throw new Error('no PostgreSQL server under /usr/lib/postgresql (run test/conformance/setup.sh)');
+  return `/usr/lib/postgresql/${newest}/bin`;
+}
+
+export async function startPostgres(ws: Workspace, role: string, password: string): Promise<Server> {
+  const bin = postgresBin();
+  const dir = await ws.dir('postgres', 'postgres');
+  const data = join(dir, 'data');
+  await runOk('initdb', ...asUser('postgres', `${bin}/initdb`, ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions']), 60_000);
+  const port = await freePort();
+  const proc = start('postgres', ...asUser('postgres', `${bin}/postgres`, [
+    '-D', data,
+    '-p', String(port),
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', `unix_socket_directories=${dir}`,
+    '-c', 'fsync=off',
+  ]));
+  // The monitoring role the postgres_exporter README asks for: a login with pg_monitor, no superuser.
+  const sql = `CREATE ROLE ${role} LOGIN PASSWORD '${password}'; GRANT pg_monitor TO ${role};`;
+  await stopOnFailure(proc, async () => {
+    await waitForPort(port, proc, 30_000);
+    await retry('create the monitoring role', 15_000, () =>
+      runOk('psql', ...asUser('postgres', '/usr/bin/psql', ['-h', dir, '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql]), 10_000),
+    );
+  });
+  return { port, summary: `PostgreSQL on 127.0.0.1:${port}, scram-sha-256, role ${role} with pg_monitor`, stop: serverStop(proc) };
+}
+
+export async function startMariadb(ws: Workspace, user: string, password: string): Promise<Server> {
+  const dir = await ws.dir('mariadb', 'mysql');
+  const data = join(dir, 'data');
+  const socket = join(dir, 'mysqld.sock');
+  await runOk('mariadb-install-db', 'mariadb-install-db', ['--no-defaults', '--user=mysql', `--datadir=${data}`, '--auth-root-authentication-method=socket', '--skip-test-db', '--skip-name-resolve'], 120_000);
+  const port = await freePort();
+  const proc = start('mariadbd', 'mariadbd', [
+    '--no-defaults',
+    '--user=mysql',
+    `--datadir=${data}`,
+    `--socket=${socket}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    '--skip-name-resolve',
+    `--pid-file=${join(dir, 'mysqld.pid')}`,
+    '--skip-log-bin',
+    '--innodb-buffer-pool-size=16M',
+  ]);
+  // The grants and connection limit the mysqld_exporter README recommends.
+  const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}' WITH MAX_USER_CONNECTIONS 3; GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '${user}'@'127.0.0.1';`;
+  await stopOnFailure(proc, async () => {
+    await waitForPort(port, proc, 60_000);
+    await retry('create the exporter user', 20_000, () => runOk('mariadb', 'mariadb', ['--no-defaults', '-S', socket, '-u', 'root', '-e', sql], 10_000));
+  });
+  return { port, summary: `MariaDB on 127.0.0.1:${port}, user ${user} with PROCESS, REPLICATION CLIENT, SELECT`, stop: serverStop(proc) };
+}
+
+export async function startNginx(ws: Workspace): Promise<Server> {
+  const dir = await ws.dir('nginx');
+  const port = await freePort();
+  const temp = (name: string) => `${name}_temp_path ${join(dir, name)};`;
+  await writeFile(join(dir, 'nginx.conf'), `daemon off;
+pid ${join(dir, 'nginx.pid')};
+error_log stderr warn;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+  access_log off;
+  ${temp('client_body')}
+  ${temp('proxy')}
+  ${temp('fastcgi')}
+  ${temp('uwsgi')}
+  ${temp('scgi')}
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "ok\\n"; }
+    location = /stub_status { stub_status; allow 127.0.0.1; deny all; }
+  }
+}
+`);
+  const proc = start('nginx', '/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', 'stderr']);
+  await stopOnFailure(proc, () => waitForPort(port, proc, 15_000));
+  return { port, summary: `nginx on 127.0.0.1:${port}, stub_status at /stub_status (allow 127.0.0.1)`, stop: serverStop(proc) };
+}
+
+export async function startApache(ws: Workspace): Promise<Server> {
+  const dir = await ws.dir('apache');
+  const port = await freePort();
+  const modules = '/usr/lib/apache2/modules';
+  await writeFile(join(dir, 'httpd.conf'), `ServerRoot /etc/apache2
+ServerName localhost
+LoadModule mpm_event_module ${modules}/mod_mpm_event.so
+LoadModule authz_core_module ${modules}/mod_authz_core.so
+LoadModule authz_host_module ${modules}/mod_authz_host.so
+LoadModule status_module ${modules}/mod_status.so
+Listen 127.0.0.1:${port}
+PidFile ${join(dir, 'httpd.pid')}
+DefaultRuntimeDir ${dir}
+ErrorLog /dev/stderr
+User www-data
+Group www-data
+DocumentRoot ${dir}
+ExtendedStatus On
+<Location "/server-status">
+  SetHandler server-status
+  Require local
+</Location>
+`);
+  const proc = start('apache2', '/usr/sbin/apache2', ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND']);
+  await stopOnFailure(proc, () => waitForPort(port, proc, 15_000));
+  return { port, summary: `Apache httpd (event MPM) on 127.0.0.1:${port}, mod_status at /server-status, ExtendedStatus On`, stop: serverStop(proc) };
+}
+
+export async function startHaproxy(ws: Workspace): Promise<Server> {
+  const dir = await ws.dir('haproxy');
+  const port = await freePort();
+  const webPort = await freePort();
+  const appPort = await freePort();
+  await writeFile(join(dir, 'haproxy.cfg'), `global
+  log stderr format raw local0 err
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend stats
+  bind 127.0.0.1:${port}
+  stats enable
+  stats uri /
+  stats refresh 10s
+frontend web
+  bind 127.0.0.1:${webPort}
+  default_backend app
+backend app
+  server app1 127.0.0.1:${appPort}
+`);
+  const proc = start('haproxy', '/usr/sbin/haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db']);
+  await stopOnFailure(proc, () => waitForPort(port, proc, 15_000));
+  return { port, summary: `HAProxy on 127.0.0.1:${port}, stats page at / (CSV at /;csv), one frontend and backend`, stop: serverStop(proc) };
+}
+
+export async function startBind(ws: Workspace): Promise<Server> {
+  const dir = await ws.dir('bind');
+  const dnsPort = await freePort();
+  const statsPort = await freePort();
+  await writeFile(join(dir, 'conformance.test.zone'), `$TTL 300
+@ IN SOA ns.conformance.test. hostmaster.conformance.test. 1 3600 600 86400 300
+@ IN NS ns.conformance.test.
+ns IN A 127.0.0.1
+www IN A 127.0.0.1
+`);
+  await writeFile(join(dir, 'named.conf'), `options {
+  directory "${dir}";
+  pid-file "${join(dir, 'named.pid')}";
+  session-keyfile "${join(dir, 'session.key')}";
+  listen-on port ${dnsPort} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+};
+controls { };
+statistics-channels { inet 127.0.0.1 port ${statsPort} allow { 127.0.0.1; }; };
+zone "conformance.test" { type primary; file "${join(dir, 'conformance.test.zone')}"; };
+`);
+  const proc = start('named', '/usr/sbin/named', ['-f', '-c', join(dir, 'named.conf')]);
+  await stopOnFailure(proc, () => waitForPort(statsPort, proc, 20_000));
+  return { port: statsPort, summary: `BIND named on 127.0.0.1:${dnsPort} (zone conformance.test), statistics-channels on 127.0.0.1:${statsPort}`, stop: serverStop(proc) };
+}
+
+/** The pod's application for process-exporter: a long-lived process whose comm is `name`. */
+export async function startNamedProcess(ws: Workspace, name: string): Promise<Server> {
+  const dir = await ws.dir('app');
+  const link = join(dir, name);
+  // comm is the basename of the path executed, so a link gives /bin/sleep a name of our choosing.
+  await symlink('/bin/sleep', link);
+  const proc = start(name, link, ['3600']);
+  await stopOnFailure(proc, () => retry(`${name} running`, 5_000, async () => {
+    if (proc.exit() !== null) throw new Error(`${name} exited: ${proc.output()}`);
+    const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+    const comms = await Promise.all(pids.map((p) => readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')));
+    if (!comms.some((c) => c.trim() === name)) throw new Error(`no process named ${name} yet`);
+  }));
+  return { port: 0, summary: `a process named ${name} in the shared process namespace`, stop: serverStop(proc) };
+}
+
+/** The application side of mtail: a log file that keeps receiving access-log lines. */
+export async function startLogWriter(dir: string, file: string): Promise<Server> {
+  const path = join(dir, file);
+  await writeFile(path, '', { mode: 0o644 });
+  await chmod(path, 0o644);
+  let n = 0;
+  // mtail reads lines appended after it opened the file, so lines keep coming while the case runs.
+  const timer = setInterval(() => {
+    n += 1;
+    appendFile(path, `127.0.0.1 - - "GET /item/${n} HTTP/1.1" 200 12\n`).catch(() => undefined);
+  }, 300);
+  return {
+    port: 0,
+    summary: `an access log ${file} on the pod's log volume, one line every 300 ms`,
+    stop: async () => clearInterval(timer),
+  };
+}
