@@ -8,7 +8,7 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; expected: string 
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const bad = <T>(expected: string): Checked<T> => ({ ok: false, expected });
 
-/** No whitespace, quotes, control characters or braces: what a flag value or URI never needs. */
+/** No whitespace, quotes, control characters or braces: what a flag value never needs. */
 const PLAIN = /^[^\s"'`{}\\\u0000-\u001f\u007f]+$/;
 
 export function checkPort(raw: string): Checked<number> {
@@ -18,23 +18,17 @@ export function checkPort(raw: string): Checked<number> {
 }
 
 export function checkCpu(raw: string): Checked<string> {
-  return /^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$/.test(raw) && !/^0+(\.0+)?m?$/.test(raw)
-    ? ok(raw)
-    : bad('a CPU quantity greater than zero such as 50m, 250m or 1');
+  return (parseQuantity(raw) ?? 0) > 0 ? ok(raw) : bad('a CPU quantity greater than zero such as 50m, 250m or 1');
 }
 
 export function checkMemory(raw: string): Checked<string> {
-  return /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.test(raw) && !/^0+(\.0+)?[A-Za-z]*$/.test(raw)
-    ? ok(raw)
-    : bad('a memory quantity greater than zero such as 64Mi, 128Mi or 1Gi');
+  // Below 1Mi no exporter starts; a lower value is a unit mistake (64m is 0.064 bytes).
+  return (parseQuantity(raw) ?? 0) >= 2 ** 20 ? ok(raw) : bad('a memory quantity of at least 1Mi such as 64Mi, 128Mi or 1Gi');
 }
 
-// registry[:port]/path[:tag][@sha256:digest], as the container runtime accepts it.
-const IMAGE =
-  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-
 export function checkImage(raw: string): Checked<string> {
-  return raw.length <= 255 && IMAGE.test(raw) ? ok(raw) : bad('an image reference such as registry.example.com/team/redis_exporter:v1.88.0');
+  const why = imageProblem(raw);
+  return why === undefined ? ok(raw) : bad(`an image reference pinned by tag or digest, such as registry.example.com/team/redis_exporter:v1.88.0 (this one ${why})`);
 }
 
 /** The repository part of an image reference (no tag, no digest), to recognise the same exporter. */
@@ -48,29 +42,18 @@ export function imageRepository(image: string): string {
 }
 
 export function checkTarget(raw: string, format: TargetFormat): Checked<string> {
-  if (raw.length > 2048 || !PLAIN.test(raw)) return bad(targetExpectation(format));
-  switch (format) {
-    case 'url':
-      return /^[a-z][a-z0-9+.-]*:\/\/[^/]*[^\s]*$/.test(raw) ? ok(raw) : bad(targetExpectation(format));
-    case 'hostport':
-      return /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):[0-9]{1,5}$/.test(raw) || /^unix:\/\/\/\S+$/.test(raw)
-        ? ok(raw)
-        : bad(targetExpectation(format));
-    case 'dsn':
-      return ok(raw);
-    case 'none':
-      return bad(targetExpectation(format));
-  }
+  const why = targetProblem(format, raw);
+  return why === undefined ? ok(raw) : bad(`${targetExpectation(format)} (this one ${why})`);
 }
 
 function targetExpectation(format: TargetFormat): string {
   switch (format) {
     case 'url':
-      return 'a URL without spaces or quotes, such as redis://localhost:6379';
+      return 'a URL such as redis://localhost:6379';
     case 'hostport':
       return 'host:port (such as localhost:11211) or unix:///path/to/socket';
     case 'dsn':
-      return 'a connection string without spaces or quotes, such as localhost:5432/postgres?sslmode=disable';
+      return 'a connection string without spaces, such as localhost:5432/postgres?sslmode=disable';
     case 'none':
       return 'nothing: this exporter is pushed to and takes no target';
   }
@@ -137,4 +120,77 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] ?? 0;
+}
+
+// A Docker image reference: [registry[:port]/]path[:tag][@digest], following the grammar of
+// distribution/reference (lower-case path components, tag of 1..128 word characters).
+const IMAGE_REF = new RegExp(
+  '^' +
+    '(?:(?<registry>(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?)/)?' +
+    '(?<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)' +
+    '(?::(?<tag>[\\w][\\w.-]{0,127}))?' +
+    '(?:@(?<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?' +
+    '$',
+);
+
+/** Why `ref` is not a usable, pinned image reference, or undefined when it is. */
+export function imageProblem(ref: string): string | undefined {
+  if (ref.length > 255) return 'must be at most 255 characters';
+  const m = IMAGE_REF.exec(ref);
+  if (!m?.groups) return 'is not a valid image reference (expected [registry/]repository:tag or ...@sha256:digest)';
+  const { registry, tag, digest } = m.groups;
+  // Without a dot, colon or "localhost" the first component is a path, not a registry.
+  if (registry !== undefined && !/[.:]/.test(registry) && registry !== 'localhost' && registry !== registry.toLowerCase()) {
+    return 'is not a valid image reference: repository names must be lower case';
+  }
+  if (tag === undefined && digest === undefined) return 'must be pinned with a tag or digest (for example :v1.2.3)';
+  if (tag === 'latest' && digest === undefined) return 'must be pinned: the tag "latest" moves';
+  return undefined;
+}
+
+const QUANTITY = /^(?<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+const SUFFIX: Record<string, number> = {
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+};
+
+/** The value of a Kubernetes resource quantity (`100m`, `64Mi`, `1e3`), or undefined if malformed. */
+export function parseQuantity(q: string): number | undefined {
+  const m = QUANTITY.exec(q);
+  if (!m?.groups) return undefined;
+  const num = Number(m.groups.num);
+  const suffix = m.groups.suffix;
+  if (suffix === undefined) return num;
+  if (/^[eE]/.test(suffix)) return num * 10 ** Number(suffix.slice(1));
+  return num * (SUFFIX[suffix] ?? NaN);
+}
+
+/** Why `value` is not a valid target of the given format, or undefined when it is. */
+export function targetProblem(format: TargetFormat, value: string): string | undefined {
+  if (/[\s\u0000-\u001f\u007f]/.test(value)) return 'must not contain whitespace or control characters';
+  if (value.length > 2048) return 'must be at most 2048 characters';
+  switch (format) {
+    case 'none':
+      return value === '' ? undefined : 'must be empty: this exporter takes no target';
+    case 'url': {
+      // "localhost:8080" parses as a URL with scheme "localhost:"; demanding "scheme://" catches it.
+      const why = 'must be an absolute URL such as http://localhost:8080/status';
+      if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return why;
+      try {
+        new URL(value);
+      } catch {
+        return why;
+      }
+      return undefined;
+    }
+    case 'hostport': {
+      if (/^unix:\/\/\/\S+$/.test(value)) return undefined;
+      const m = /^(?<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?<port>\d{1,5})$/.exec(value);
+      const port = Number(m?.groups?.port);
+      if (!m || port < 1 || port > 65535) return 'must be host:port with a port 1-65535, such as localhost:3306, or unix:///path/to/socket';
+      return undefined;
+    }
+    case 'dsn':
+      return value === '' ? 'must not be empty' : undefined;
+  }
 }

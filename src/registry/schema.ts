@@ -2,7 +2,9 @@
 // because the server reloads templates at run time) plus the checks a schema cannot express.
 // Both report every problem they find, as { path, message } pairs the loader turns into lines.
 import { Ajv, type ErrorObject } from 'ajv';
+import { GENERIC_PARAMS } from '../core/annotations.js';
 import type { ExporterTemplate, TargetFormat } from '../core/types.js';
+import { closest, imageProblem, parseQuantity, targetProblem } from '../core/values.js';
 
 /** A path into the template document: `['params', 1, 'name']` reads as `params[1].name`. */
 export type DocPath = readonly (string | number)[];
@@ -11,9 +13,6 @@ export interface SchemaProblem {
   readonly path: DocPath;
   readonly message: string;
 }
-
-/** Parameters every template accepts (DESIGN.md §2); a template may not declare them again. */
-export const GENERIC_PARAMS = ['image', 'port', 'target', 'secret', 'args', 'cpu', 'memory', 'path'] as const;
 
 /** Placeholders replaced in template args and env values. */
 export const PLACEHOLDERS = ['port', 'path', 'target'] as const;
@@ -189,32 +188,6 @@ function describeAjvError(e: ErrorObject): SchemaProblem {
   }
 }
 
-/** The known name within edit distance 2 of a typo, if there is exactly one best candidate. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? Infinity;
-}
-
 /** Shape problems (types, required and unknown fields, ranges), every one of them. */
 export function checkShape(doc: unknown): SchemaProblem[] {
   if (validateShape(doc)) return [];
@@ -237,77 +210,6 @@ export function isDnsLabel(s: string, max = 63): boolean {
 /** IANA_SVC_NAME as Kubernetes checks a container port name. */
 export function isPortName(s: string): boolean {
   return s.length >= 1 && s.length <= MAX_PORT_NAME && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && !s.includes('--') && /[a-z]/.test(s);
-}
-
-// A Docker image reference: [registry[:port]/]path[:tag][@digest], following the grammar of
-// distribution/reference (lower-case path components, tag of 1..128 word characters).
-const IMAGE_REF = new RegExp(
-  '^' +
-    '(?:(?<registry>(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?)/)?' +
-    '(?<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)' +
-    '(?::(?<tag>[\\w][\\w.-]{0,127}))?' +
-    '(?:@(?<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?' +
-    '$',
-);
-
-/** Why `ref` is not a usable, pinned image reference, or undefined when it is. */
-export function imageProblem(ref: string): string | undefined {
-  if (ref.length > 255) return 'must be at most 255 characters';
-  const m = IMAGE_REF.exec(ref);
-  if (!m?.groups) return 'is not a valid image reference (expected [registry/]repository:tag or ...@sha256:digest)';
-  const { registry, tag, digest } = m.groups;
-  // Without a dot, colon or "localhost" the first component is a path, not a registry.
-  if (registry !== undefined && !/[.:]/.test(registry) && registry !== 'localhost' && registry !== registry.toLowerCase()) {
-    return 'is not a valid image reference: repository names must be lower case';
-  }
-  if (tag === undefined && digest === undefined) return 'must be pinned with a tag or digest (for example :v1.2.3)';
-  if (tag === 'latest' && digest === undefined) return 'must be pinned: the tag "latest" moves';
-  return undefined;
-}
-
-const QUANTITY = /^(?<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
-const SUFFIX: Record<string, number> = {
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-  m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-};
-
-/** The value of a Kubernetes resource quantity (`100m`, `64Mi`, `1e3`), or undefined if malformed. */
-export function parseQuantity(q: string): number | undefined {
-  const m = QUANTITY.exec(q);
-  if (!m?.groups) return undefined;
-  const num = Number(m.groups.num);
-  const suffix = m.groups.suffix;
-  if (suffix === undefined) return num;
-  if (/^[eE]/.test(suffix)) return num * 10 ** Number(suffix.slice(1));
-  return num * (SUFFIX[suffix] ?? NaN);
-}
-
-/** Why `value` is not a valid target of the given format, or undefined when it is. */
-export function targetProblem(format: TargetFormat, value: string): string | undefined {
-  if (/[\s\u0000-\u001f\u007f]/.test(value)) return 'must not contain whitespace or control characters';
-  switch (format) {
-    case 'none':
-      return value === '' ? undefined : 'must be empty: this exporter takes no target';
-    case 'url': {
-      // "localhost:8080" parses as a URL with scheme "localhost:"; demanding "scheme://" catches it.
-      const why = 'must be an absolute URL such as http://localhost:8080/status';
-      if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return why;
-      try {
-        new URL(value);
-      } catch {
-        return why;
-      }
-      return undefined;
-    }
-    case 'hostport': {
-      const m = /^(?<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?<port>\d{1,5})$/.exec(value);
-      const port = Number(m?.groups?.port);
-      if (!m || port < 1 || port > 65535) return 'must be host:port with a port 1-65535, such as localhost:3306';
-      return undefined;
-    }
-    case 'dsn':
-      return value === '' ? 'must not be empty' : undefined;
-  }
 }
 
 function pathProblem(p: string): string | undefined {

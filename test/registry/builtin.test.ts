@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ExporterTemplate } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
-import { imageProblem, isPortName, parseQuantity } from '../../src/registry/schema.js';
+import { isPortName } from '../../src/registry/schema.js';
+import { imageProblem, parseQuantity } from '../../src/core/values.js';
 
 const registry = await loadRegistry();
 const all = [...registry.templates.values()];
