@@ -109,7 +109,11 @@ export function renderExporter(
     });
   }
 
-  const args = template.args.map(fill);
+  // Flags from params and `<template>.args` go before the template's positional arguments (nats
+  // takes its target last; Go's flag parsing stops at the first non-flag).
+  const templateArgs = template.args.map(fill);
+  const positionalAt = template.args.findIndex((a) => !a.startsWith('-'));
+  const args = positionalAt < 0 ? templateArgs : templateArgs.slice(0, positionalAt);
   const mounts: V1VolumeMount[] = [];
   const volumes: V1Volume[] = [];
   const podVolumes: string[] = [];
@@ -150,6 +154,7 @@ export function renderExporter(
     }
   }
   args.push(...extraArgs);
+  if (positionalAt >= 0) args.push(...templateArgs.slice(positionalAt));
 
   if (template.scratchDir !== undefined) {
     const volume = `${template.containerName}-scratch`.slice(0, 63);
