@@ -111,17 +111,18 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
   }
   if (problems.length > 0) return { ok: false, problems, warnings };
 
-  const mutated = structuredClone(pod);
-  const spec = (mutated.spec ??= { containers: [] });
-  const metadata = (mutated.metadata ??= {});
-  const annotations = (metadata.annotations ??= {});
-  const labels = (metadata.labels ??= {});
+  // Copy only what changes and share the rest with the original: the diff into a patch then
+  // walks just the changed paths (it skips identical references), on the hot path of every pod.
+  const annotations: Record<string, string> = { ...pod.metadata?.annotations };
+  const labels: Record<string, string> = { ...pod.metadata?.labels };
+  const spec = { ...pod.spec, containers: [...(pod.spec?.containers ?? [])] };
+  const mutated: Pod = { ...pod, metadata: { ...pod.metadata, annotations, labels }, spec };
 
   for (const exporter of rendered) {
     // Appended after the pod's own init containers, so those still run first and unchanged.
-    if (mode === 'native') (spec.initContainers ??= []).push(exporter.container);
+    if (mode === 'native') spec.initContainers = [...(spec.initContainers ?? []), exporter.container];
     else spec.containers.push(exporter.container);
-    if (exporter.volumes.length > 0) (spec.volumes ??= []).push(...exporter.volumes);
+    if (exporter.volumes.length > 0) spec.volumes = [...(spec.volumes ?? []), ...exporter.volumes];
   }
 
   const first = rendered[0];

@@ -64,6 +64,23 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     registers: [registry],
   });
 
+  // Label sets are few and fixed (decision × reason, template names); looking up the labelled
+  // child once spares hashing a label object on every request.
+  const admissionChildren = new Map<string, { inc(): void }>();
+  const durationChildren = new Map<string, { observe(v: number): void }>();
+  const injectionChildren = new Map<string, { inc(): void }>();
+  const admission = (decision: string, reason: string) => {
+    const key = `${decision}\0${reason}`;
+    let child = admissionChildren.get(key);
+    if (!child) admissionChildren.set(key, (child = admissions.labels({ decision, reason })));
+    return child;
+  };
+  const duration = (decision: string) => {
+    let child = durationChildren.get(decision);
+    if (!child) durationChildren.set(decision, (child = admissionDuration.labels({ decision })));
+    return child;
+  };
+
   return {
     registry,
     admissions,
@@ -74,13 +91,18 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     certificateReloadFailures,
     certificateExpiry,
     recordOutcome(outcome, seconds) {
-      admissions.inc({ decision: outcome.decision, reason: outcome.reason });
-      admissionDuration.observe({ decision: outcome.decision }, seconds);
-      if (outcome.decision === 'injected') for (const template of outcome.templates) injections.inc({ template });
+      admission(outcome.decision, outcome.reason).inc();
+      duration(outcome.decision).observe(seconds);
+      if (outcome.decision !== 'injected') return;
+      for (const template of outcome.templates) {
+        let child = injectionChildren.get(template);
+        if (!child) injectionChildren.set(template, (child = injections.labels({ template })));
+        child.inc();
+      }
     },
     recordError(code, seconds) {
-      admissions.inc({ decision: 'error', reason: code });
-      admissionDuration.observe({ decision: 'error' }, seconds);
+      admission('error', code).inc();
+      duration('error').observe(seconds);
     },
   };
 }

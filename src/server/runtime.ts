@@ -64,15 +64,15 @@ export async function startWebhook(options: RuntimeOptions): Promise<RunningWebh
     bodyLimit: config.bodyLimitBytes,
     logger,
     metrics,
-    https: { cert: certificate.pair.cert, key: certificate.pair.key, minVersion: 'TLSv1.2' },
+    https: certificate.tlsOptions(),
   });
   const health = buildHealthApp({ logger, metrics, readiness });
 
   let httpsPort: number;
   let healthPort: number;
   try {
-    healthPort = await listenOn(health, config.healthPort, config.host);
-    httpsPort = await listenOn(app, config.port, config.host);
+    healthPort = await listenOn(health, config.healthPort, config.host, '--health-port');
+    httpsPort = await listenOn(app, config.port, config.host, '--port');
   } catch (e) {
     await Promise.allSettled([app.close(), health.close()]);
     throw e;

@@ -7,9 +7,21 @@ import { readServingPair, type ServingPair } from '../tls/files.js';
 import type { WebhookMetrics } from './metrics.js';
 import { filesSignature, watchForChanges, type ChangeWatch } from './watch.js';
 
+/** The API server speaks TLS 1.2 and 1.3; nothing older is offered. */
+export const MIN_TLS_VERSION = 'TLSv1.2' as const;
+
+export interface TlsOptions {
+  readonly cert: string;
+  readonly key: string;
+  readonly minVersion: typeof MIN_TLS_VERSION;
+}
+
 export interface CertificateTarget {
-  /** tls.Server#setSecureContext: replaces the context used by connections accepted from now on. */
-  setSecureContext(options: { cert: string; key: string }): void;
+  /**
+   * tls.Server#setSecureContext: replaces the context used by connections accepted from now on.
+   * It resets every option it is not given, so minVersion is passed each time.
+   */
+  setSecureContext(options: TlsOptions): void;
 }
 
 export class ServingCertificate {
@@ -44,6 +56,11 @@ export class ServingCertificate {
     return this.#pair;
   }
 
+  /** What the HTTPS server is created with, and what each reload gives it. */
+  tlsOptions(pair: ServingPair = this.#pair): TlsOptions {
+    return { cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION };
+  }
+
   expired(now = new Date()): boolean {
     return this.#pair.notAfter.getTime() <= now.getTime();
   }
@@ -54,7 +71,7 @@ export class ServingCertificate {
     try {
       next = await readServingPair(this.certPath, this.keyPath);
       if (next.fingerprint === this.#pair.fingerprint && next.key === this.#pair.key) return false;
-      this.#target?.setSecureContext({ cert: next.cert, key: next.key });
+      this.#target?.setSecureContext(this.tlsOptions(next));
     } catch (e) {
       this.metrics.certificateReloadFailures.inc();
       this.logger.error(

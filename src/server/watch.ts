@@ -33,14 +33,31 @@ export function watchForChanges(options: ChangeWatchOptions): ChangeWatch {
   let closed = false;
   let debounce: NodeJS.Timeout | undefined;
 
-  const compare = async (): Promise<void> => {
-    let current: string;
+  const read = async (): Promise<string> => {
     try {
-      current = await options.signature();
+      return await options.signature();
     } catch (e) {
-      // Unreadable right now (a file removed mid-swap): the loader reports it properly.
-      current = `unreadable:${(e as Error).message}`;
+      // Unreadable (a file removed): a change the loader will report properly, once.
+      return `unreadable:${(e as Error).message}`;
     }
+  };
+
+  // The kubelet swaps `..data` and then deletes the old folder, so one reading can straddle the
+  // swap (half old, half new, or a file gone). Only a reading that two passes agree on counts.
+  const settled = async (): Promise<string> => {
+    let previous = await read();
+    for (let i = 0; i < 5; i += 1) {
+      await new Promise((r) => setTimeout(r, debounceMs));
+      const current = await read();
+      if (current === previous) return current;
+      previous = current;
+    }
+    return previous;
+  };
+
+  const compare = async (): Promise<void> => {
+    if ((await read()) === last) return;
+    const current = await settled();
     if (current === last || closed) return;
     last = current;
     await options.onChange();

@@ -3,7 +3,6 @@
 import type { V1Container } from '@kubernetes/client-node';
 import type { Pod } from '../../src/core/types.js';
 import type { Runnable } from './kubelet.js';
-import { freePort } from './procs.js';
 import {
   startApache,
   startBind,
@@ -56,6 +55,8 @@ export interface ProvableCase {
   /** Set when no real server exists in Debian: only flags, port, path and scraping are proven. */
   readonly flagsOnly?: { readonly why: string; readonly report: (selector: string) => string };
   readonly gap?: VersionGap;
+  /** Fixed ports the case's servers bind (template defaults): cases sharing one never run together. */
+  readonly ports: readonly number[];
   /** Exporters that wait for their server before listening need longer. */
   readonly listenTimeoutMs?: number;
   fixture(ws: Workspace): Promise<Fixture>;
@@ -76,24 +77,20 @@ const app = (name: string, image: string, port?: number): V1Container => ({
   ...(port !== undefined ? { ports: [{ name: name.slice(0, 15), containerPort: port, protocol: 'TCP' }] } : {}),
 });
 
-/** Replaces one flag (by name) in the rendered args. */
-function renameFlag(r: Runnable, from: string, to: string): Runnable {
-  return { ...r, args: r.args.map((a) => (a.startsWith(`${from}=`) ? `${to}=${a.slice(from.length + 1)}` : a)) };
-}
-
 export const CASES: readonly Case[] = [
   {
     kind: 'provable',
     template: 'redis',
     exporter: { package: 'prometheus-redis-exporter', binary: '/usr/bin/prometheus-redis-exporter', homepage: /github\.com\/oliver006\/redis_exporter/ },
     serverPackage: 'redis-server',
+    ports: [6379],
     health: (s) => `redis_up{${s}}`,
     async fixture(ws) {
       const password = 'conformance-redis-pw';
-      const server = await startRedis(ws, password);
+      const server = await startRedis(ws, 6379, password);
       return {
         containers: [app('redis', 'redis:7.0', 6379)],
-        params: { target: `redis://127.0.0.1:${server.port}`, secret: SECRET },
+        params: { secret: SECRET },
         // Only the password: the optional username key is absent, as for a requirepass deployment.
         secrets: { [SECRET]: { password } },
         servers: [server],
@@ -105,13 +102,14 @@ export const CASES: readonly Case[] = [
     template: 'postgres',
     exporter: { package: 'prometheus-postgres-exporter', binary: '/usr/bin/prometheus-postgres-exporter', homepage: /github\.com\/prometheus-community\/postgres_exporter/ },
     serverPackage: 'postgresql',
+    ports: [5432],
     health: (s) => `pg_up{${s}}`,
     async fixture(ws) {
       const password = 'conformance-pg-pw';
-      const server = await startPostgres(ws, 'monitor', password);
+      const server = await startPostgres(ws, 5432, 'monitor', password);
       return {
         containers: [app('postgres', 'postgres:15', 5432)],
-        params: { target: `127.0.0.1:${server.port}/postgres?sslmode=disable`, secret: SECRET },
+        params: { secret: SECRET },
         secrets: { [SECRET]: { username: 'monitor', password } },
         servers: [server],
       };
@@ -122,6 +120,7 @@ export const CASES: readonly Case[] = [
     template: 'mysqld',
     exporter: { package: 'prometheus-mysqld-exporter', binary: '/usr/bin/prometheus-mysqld-exporter', homepage: /github\.com\/prometheus\/mysqld_exporter/ },
     serverPackage: 'mariadb-server',
+    ports: [3306],
     health: (s) => `mysql_up{${s}}`,
     gap: {
       difference:
@@ -139,10 +138,10 @@ export const CASES: readonly Case[] = [
     },
     async fixture(ws) {
       const password = 'conformance-my-pw';
-      const server = await startMariadb(ws, 'exporter', password);
+      const server = await startMariadb(ws, 3306, 'exporter', password);
       return {
         containers: [app('mariadb', 'mariadb:10.11', 3306)],
-        params: { target: `127.0.0.1:${server.port}`, secret: SECRET },
+        params: { secret: SECRET },
         secrets: { [SECRET]: { username: 'exporter', password } },
         servers: [server],
       };
@@ -153,12 +152,13 @@ export const CASES: readonly Case[] = [
     template: 'nginx',
     exporter: { package: 'prometheus-nginx-exporter', binary: '/usr/bin/prometheus-nginx-exporter', homepage: /github\.com\/(nginxinc|nginx)\/nginx-prometheus-exporter/ },
     serverPackage: 'nginx',
+    ports: [8080],
     health: (s) => `nginx_up{${s}}`,
     async fixture(ws) {
-      const server = await startNginx(ws);
+      const server = await startNginx(ws, 8080);
       return {
         containers: [app('nginx', 'nginx:1.22', 8080)],
-        params: { target: `http://127.0.0.1:${server.port}/stub_status` },
+        params: {},
         servers: [server],
       };
     },
@@ -168,19 +168,13 @@ export const CASES: readonly Case[] = [
     template: 'apache',
     exporter: { package: 'prometheus-apache-exporter', binary: '/usr/bin/prometheus-apache-exporter', homepage: /github\.com\/Lusitaniae\/apache_exporter/ },
     serverPackage: 'apache2',
+    ports: [80],
     health: (s) => `apache_up{${s}}`,
-    gap: {
-      difference:
-        'the template sets the listen port with --web.listen-address (apache_exporter v1.0.0 and later, exporter-toolkit); Debian 0.12.0 knows only --telemetry.address, which v1.x removed. No listen flag or variable works in both; without one both listen on :9117',
-      signature: /unknown long flag '--web\.listen-address'/,
-      adaptation: '--web.listen-address renamed to the 0.12 --telemetry.address',
-      adapt: (r) => renameFlag(r, '--web.listen-address', '--telemetry.address'),
-    },
     async fixture(ws) {
-      const server = await startApache(ws);
+      const server = await startApache(ws, 80);
       return {
-        containers: [app('httpd', 'httpd:2.4', 8080)],
-        params: { target: `http://127.0.0.1:${server.port}/server-status?auto` },
+        containers: [app('httpd', 'httpd:2.4', 80)],
+        params: {},
         servers: [server],
       };
     },
@@ -190,12 +184,13 @@ export const CASES: readonly Case[] = [
     template: 'haproxy',
     exporter: { package: 'prometheus-haproxy-exporter', binary: '/usr/bin/prometheus-haproxy-exporter', homepage: /github\.com\/prometheus\/haproxy_exporter/ },
     serverPackage: 'haproxy',
+    ports: [80],
     health: (s) => `haproxy_up{${s}}`,
     async fixture(ws) {
-      const server = await startHaproxy(ws);
+      const server = await startHaproxy(ws, 80);
       return {
-        containers: [app('haproxy', 'haproxy:2.6', 8080)],
-        params: { target: `http://127.0.0.1:${server.port}/;csv` },
+        containers: [app('haproxy', 'haproxy:2.6', 80)],
+        params: {},
         servers: [server],
       };
     },
@@ -205,12 +200,13 @@ export const CASES: readonly Case[] = [
     template: 'bind',
     exporter: { package: 'prometheus-bind-exporter', binary: '/usr/bin/prometheus-bind-exporter', homepage: /github\.com\/prometheus-community\/bind_exporter/ },
     serverPackage: 'bind9',
+    ports: [53, 8053],
     health: (s) => `bind_up{${s}}`,
     async fixture(ws) {
-      const server = await startBind(ws);
+      const server = await startBind(ws, 53, 8053);
       return {
         containers: [app('bind', 'internetsystemsconsortium/bind9:9.18', 53)],
-        params: { target: `http://127.0.0.1:${server.port}/` },
+        params: {},
         servers: [server],
       };
     },
@@ -219,6 +215,7 @@ export const CASES: readonly Case[] = [
     kind: 'provable',
     template: 'process',
     exporter: { package: 'prometheus-process-exporter', binary: '/usr/bin/prometheus-process-exporter', homepage: /github\.com\/ncabatoff\/process-exporter/ },
+    ports: [],
     health: (s) => `namedprocess_namegroup_num_procs{${s},groupname="eiconf-app"}`,
     async fixture(ws) {
       const server = await startNamedProcess(ws, 'eiconf-app');
@@ -234,6 +231,7 @@ export const CASES: readonly Case[] = [
     kind: 'provable',
     template: 'mtail',
     exporter: { package: 'mtail', binary: '/usr/bin/mtail', homepage: /github\.com\/google\/mtail/ },
+    ports: [],
     // Counts the lines the program matched; present and above zero means the logs volume, the
     // progs ConfigMap and the program all reached mtail.
     health: (s) => `count(eiconf_requests_total{${s}} > 0)`,
@@ -260,14 +258,15 @@ export const CASES: readonly Case[] = [
       why: 'no Elasticsearch server in Debian',
       report: (s) => `elasticsearch_cluster_health_up{${s}}`,
     },
+    // Nothing listens on the default target (localhost:9200): the exporter must still start, serve
+    // and report the cluster as down.
+    ports: [9200],
     // 1.5.0 waits up to 10 s for its first cluster-info call before it listens.
     listenTimeoutMs: 30_000,
     async fixture() {
-      // Nothing listens there: the exporter must still start, serve and report the cluster as down.
-      const closed = await freePort();
       return {
         containers: [app('app', 'registry.example.com/search-app:1', 8080)],
-        params: { target: `http://127.0.0.1:${closed}`, secret: SECRET },
+        params: { secret: SECRET },
         secrets: { [SECRET]: { username: 'monitor', password: 'conformance-es-pw' } },
         servers: [],
       };

@@ -7,6 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** Keep the tail only: enough to explain a failure, bounded for chatty servers. */
 const OUTPUT_LIMIT = 16_384;
 
+/** A deadline for a race: unref'd, so a pending one never holds the suite open after its work is done. */
+const deadline = (ms: number) => sleep(ms, undefined, { ref: false });
+
 /** Process groups still alive (the leader's pid is the group id: spawned with `detached`). */
 const groups = new Set<number>();
 
@@ -66,10 +69,10 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 export async function stop(proc: Started, graceMs = 5_000): Promise<void> {
   if (proc.pid <= 0) return;
   signalGroup(proc.pid, 'SIGTERM');
-  const ended = await Promise.race([proc.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  const ended = await Promise.race([proc.exited.then(() => true), deadline(graceMs).then(() => false)]);
   // Workers of a server can outlive their leader by a moment; the group is killed either way.
   signalGroup(proc.pid, 'SIGKILL');
-  if (!ended) await Promise.race([proc.exited, sleep(2_000)]);
+  if (!ended) await Promise.race([proc.exited, deadline(2_000)]);
   groups.delete(proc.pid);
 }
 
@@ -87,7 +90,7 @@ export interface RunResult {
 /** Runs a command to completion within `timeoutMs` (then kills it and reports a timeout). */
 export async function run(name: string, command: string, args: readonly string[], timeoutMs: number, options: StartOptions = {}): Promise<RunResult> {
   const proc = start(name, command, args, options);
-  const finished = await Promise.race([proc.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+  const finished = await Promise.race([proc.exited.then(() => true), deadline(timeoutMs).then(() => false)]);
   if (!finished) {
     await stop(proc, 1_000);
     return { code: 'timeout', output: `${proc.output()}\n${name}: timed out after ${timeoutMs} ms` };
@@ -99,7 +102,7 @@ export async function run(name: string, command: string, args: readonly string[]
 /** Like run(), but throws with the command's output unless it exits 0. */
 export async function runOk(name: string, command: string, args: readonly string[], timeoutMs: number, options: StartOptions = {}): Promise<string> {
   const result = await run(name, command, args, timeoutMs, options);
-  if (result.code !== 0) throw new Error(`${name} failed (exit ${result.code}): ${lastLines(result.output, 8)}`);
+  if (result.code !== 0) throw new Error(`${name} failed (exit ${result.code}): ${telling(result.output)}`);
   return result.output;
 }
 
@@ -134,12 +137,12 @@ export async function waitForPort(port: number, proc: Started | undefined, timeo
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc && proc.exit() !== null) {
-      throw new Error(`${proc.name} exited (${proc.exit()}) before listening on 127.0.0.1:${port}: ${lastLines(proc.output(), 6)}`);
+      throw new Error(`${proc.name} exited (${proc.exit()}) before listening on 127.0.0.1:${port}: ${telling(proc.output())}`);
     }
     if (await accepts(port)) return;
     await sleep(100);
   }
-  throw new Error(`${proc?.name ?? 'nothing'} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms${proc ? `: ${lastLines(proc.output(), 6)}` : ''}`);
+  throw new Error(`${proc?.name ?? 'nothing'} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms${proc ? `: ${telling(proc.output())}` : ''}`);
 }
 
 /** Retries `attempt` until it resolves, for at most `timeoutMs`; rethrows the last error. */
@@ -155,6 +158,16 @@ export async function retry<T>(what: string, timeoutMs: number, attempt: () => P
     }
   }
   throw new Error(`${what}: gave up after ${timeoutMs} ms: ${last instanceof Error ? last.message : String(last)}`);
+}
+
+/**
+ * The lines of a process's output that say why it failed (a Go flag error is followed by the whole
+ * usage text, so the tail alone hides it); the tail when nothing stands out.
+ */
+export function telling(text: string, count = 4): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const hits = lines.filter((l) => /flag provided but not defined|unknown (long |short )?flag|required flag|error|fatal|panic|denied|refused|no such/i.test(l));
+  return hits.length > 0 ? hits.slice(0, count).join(' | ') : lastLines(text, count);
 }
 
 export function lastLines(text: string, count: number): string {

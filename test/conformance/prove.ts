@@ -1,14 +1,15 @@
 // One case, steps 1 to 5: inject the example pod, start its server, run the Debian exporter with
 // exactly the rendered args and env, let Prometheus discover and scrape the pod, and check the answer.
 import { writeFile } from 'node:fs/promises';
+import type { V1Container, V1Probe } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { PREFIX, type ExporterTemplate, type Pod, type Registry } from '../../src/core/types.js';
 import type { ProvableCase, Fixture } from './cases.js';
 import { installed } from './debian.js';
 import { prepareContainer, type Runnable } from './kubelet.js';
 import { examplePod, inject, NAMESPACE } from './pod.js';
-import { freePort, lastLines, start, stop, waitForPort } from './procs.js';
-import { JOB, pollUntil, type Prometheus } from './prometheus.js';
+import { freePort, start, stop, telling, waitForPort } from './procs.js';
+import { JOB, pollUntil, type ActiveTarget, type Prometheus } from './prometheus.js';
 import type { Workspace } from './servers.js';
 
 export type Result = 'pass' | 'FAIL' | 'gap' | 'flags only' | 'not proven';
@@ -33,7 +34,8 @@ export interface ProveContext {
 const SCRAPE_TIMEOUT_MS = 30_000;
 const LISTEN_TIMEOUT_MS = 15_000;
 
-const usesPort = (t: ExporterTemplate) => t.args.some((a) => a.includes('{port}')) || t.env.some((e) => e.value.includes('{port}'));
+/** Whether the template can move its listen port (else the exporter binds template.port). */
+export const usesPort = (t: ExporterTemplate) => t.args.some((a) => a.includes('{port}')) || t.env.some((e) => e.value.includes('{port}'));
 
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
@@ -77,7 +79,7 @@ interface Attempt {
   readonly output: string;
 }
 
-async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, port: number, ctx: ProveContext): Promise<Attempt> {
+async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, exporter: V1Container, port: number, ctx: ProveContext): Promise<Attempt> {
   const [command, args] = exporterCommand(c.exporter.binary, r);
   const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/', HOSTNAME: pod.metadata?.name ?? 'pod', ...Object.fromEntries(r.env) };
   const proc = start(`${c.template} exporter`, command, args, { env, cwd: '/' });
@@ -91,8 +93,8 @@ async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, port: number
     }
     await ctx.prometheus.publish(pod);
     const healthQuery = c.health?.(selector);
-    const outcome = await pollUntil(SCRAPE_TIMEOUT_MS, async () => {
-      if (proc.exit() !== null) return { done: false, why: `the exporter exited (${proc.exit()}): ${lastLines(proc.output(), 4)}` };
+    const outcome = await pollUntil<{ target: ActiveTarget; health: number | undefined }>(SCRAPE_TIMEOUT_MS, async () => {
+      if (proc.exit() !== null) return { done: false, why: `the exporter exited (${proc.exit()}): ${telling(proc.output())}` };
       const target = await ctx.prometheus.target(podName);
       if (target === undefined) return { done: false, why: 'Prometheus has not discovered the pod (no active target after relabelling)' };
       const up = await ctx.prometheus.value(`up{${selector}}`);
@@ -103,18 +105,49 @@ async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, port: number
       return { done: true, value: { target, health } };
     });
     if (!outcome.ok) return { ok: false, summary: outcome.why, output: proc.output() };
+    const probes = await checkProbes(exporter);
+    if (!probes.ok) return { ok: false, summary: probes.summary, output: proc.output() };
     const { target } = outcome.value;
-    const seen = healthQuery === undefined ? 'up=1' : `up=1, ${healthQuery.replace(`{${selector}}`, '').replace(`${selector},`, '')}=1`;
+    // Queries are shown without the target selector, which every one of them carries.
+    const shown = (query: string) => query.replace(`{${selector}}`, '').replace(`${selector},`, '');
+    const seen = healthQuery === undefined ? 'up=1' : `up=1, ${shown(healthQuery)}=1`;
     let extra = '';
     if (c.flagsOnly) {
       const reported = await ctx.prometheus.value(c.flagsOnly.report(selector)).catch(() => undefined);
-      extra = `; ${c.flagsOnly.report(selector).replace(`{${selector}}`, '')}=${reported ?? 'absent'}`;
+      extra = `; ${shown(c.flagsOnly.report(selector))}=${reported ?? 'absent'}`;
     }
-    return { ok: true, summary: `scraped ${target.scrapeUrl}: ${seen}${extra}`, output: proc.output() };
+    return { ok: true, summary: `scraped ${target.scrapeUrl}: ${seen}${extra}${probes.summary ? `; ${probes.summary}` : ''}`, output: proc.output() };
   } finally {
     await ctx.prometheus.withdraw(podName);
     await stop(proc);
   }
+}
+
+/**
+ * The container's httpGet probes, asked as the kubelet would (success is 200-399): a wrong probe
+ * path keeps a sidecar unready, or restarts it, however well it exports.
+ */
+async function checkProbes(container: V1Container): Promise<{ ok: boolean; summary: string }> {
+  const probes = ([['startup', container.startupProbe], ['readiness', container.readinessProbe], ['liveness', container.livenessProbe]] as const).filter(
+    (p): p is readonly ['startup' | 'readiness' | 'liveness', V1Probe] => p[1]?.httpGet !== undefined,
+  );
+  const passed: string[] = [];
+  for (const [kind, probe] of probes) {
+    const get = probe.httpGet;
+    if (get === undefined) continue;
+    const port = typeof get.port === 'number' ? get.port : container.ports?.find((p) => p.name === get.port)?.containerPort;
+    if (port === undefined) return { ok: false, summary: `${kind} probe names port ${JSON.stringify(get.port)}, which the container does not declare` };
+    const url = `${(get.scheme ?? 'HTTP').toLowerCase()}://127.0.0.1:${port}${get.path ?? '/'}`;
+    try {
+      const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(probe.timeoutSeconds !== undefined ? probe.timeoutSeconds * 1000 : 1000) });
+      await res.arrayBuffer();
+      if (res.status < 200 || res.status >= 400) return { ok: false, summary: `${kind} probe GET ${url} answered ${res.status}` };
+    } catch (err) {
+      return { ok: false, summary: `${kind} probe GET ${url} failed: ${(err as Error).message}` };
+    }
+    passed.push(`${kind} ${get.path ?? '/'}`);
+  }
+  return { ok: true, summary: passed.length > 0 ? `probes ok (${passed.join(', ')})` : '' };
 }
 
 /** Host directories for the volumes the exporter mounts: ConfigMaps written out, the pod's own volumes from the fixture. */
@@ -155,19 +188,20 @@ export async function prove(c: ProvableCase, ctx: ProveContext): Promise<Row> {
   let fixture: Fixture | undefined;
   try {
     fixture = await c.fixture(ctx.ws);
-    details.push(...fixture.servers.map((s) => `server: ${s.summary}`));
+    details.push(`template: ${template.name} ${template.version}, image ${template.image}`, ...fixture.servers.map((s) => `server: ${s.summary}`));
     const port = usesPort(template) ? await freePort() : template.port;
-    const params = { ...fixture.params, ...(usesPort(template) ? { port: String(port) } : {}) };
+    const params: Record<string, string> = { ...fixture.params, ...(usesPort(template) ? { port: String(port) } : {}) };
     const pod = examplePod({ template: c.template, name: `${c.template}-conformance`, containers: fixture.containers, params, ...(fixture.spec ? { spec: fixture.spec } : {}) });
     details.push(`annotations: ${Object.entries(params).map(([k, v]) => `${PREFIX}${c.template}.${k}=${v}`).join(' ')}`);
     const injected = inject(pod, ctx.registry, c.template);
     const secrets = new Map(Object.entries(fixture.secrets ?? {}));
     const secretValues = new Set([...secrets.values()].flatMap((s) => Object.values(s)));
     const runnable = prepareContainer(injected.exporter, injected.pod, secrets, await volumeDirs(injected.pod, fixture, ctx.ws, c.template));
-    const security = `as ${runnable.runAsUser}:${runnable.runAsGroup}${runnable.readOnlyRootFilesystem ? ', read-only root' : ''}`;
+    const targetNote = template.target.format === 'none' ? '' : params.target === undefined ? `target ${template.target.default} (template default); ` : `target ${params.target}; `;
+    const security = `${targetNote}as ${runnable.runAsUser}:${runnable.runAsGroup}${runnable.readOnlyRootFilesystem ? ', read-only root' : ''}`;
     details.push(`exporter (${security}): ${c.exporter.binary} ${runnable.args.join(' ')}`, `env: ${describeEnv(runnable, secretValues)}`);
 
-    const first = await runAndScrape(c, runnable, injected.pod, port, ctx);
+    const first = await runAndScrape(c, runnable, injected.pod, injected.exporter, port, ctx);
     if (first.ok) return row(c.flagsOnly ? 'flags only' : 'pass', `${first.summary}; ${security}`, details);
 
     if (c.gap && c.gap.signature.test(first.output)) {
@@ -176,14 +210,14 @@ export async function prove(c: ProvableCase, ctx: ProveContext): Promise<Row> {
       if (!c.gap.adapt) return row('gap', `${c.gap.difference} (Debian build: "${seen}")`, details);
       const adapted = c.gap.adapt(runnable);
       details.push(`adapted (${c.gap.adaptation ?? 'translated'}): ${c.exporter.binary} ${adapted.args.join(' ')}; env: ${describeEnv(adapted, secretValues)}`);
-      const second = await runAndScrape(c, adapted, injected.pod, port, ctx);
+      const second = await runAndScrape(c, adapted, injected.pod, injected.exporter, port, ctx);
       if (!second.ok) {
-        details.push(`adapted run output: ${lastLines(second.output, 10)}`);
+        details.push(`adapted run output: ${telling(second.output, 6)}`);
         return row('FAIL', `version gap (${c.gap.difference}), and the adapted run failed too: ${second.summary}`, details);
       }
-      return row('gap', `${c.gap.difference}. Debian build says "${seen}". With ${c.gap.adaptation}: ${second.summary}`, details);
+      return row('gap', `${c.gap.difference}. Debian build says "${seen}". With ${c.gap.adaptation}: ${second.summary}; ${security}`, details);
     }
-    details.push(`exporter output: ${lastLines(first.output, 10)}`);
+    details.push(`exporter output: ${telling(first.output, 6)}`);
     return row('FAIL', first.summary, details);
   } catch (err) {
     return row('FAIL', err instanceof Error ? err.message : String(err), details);

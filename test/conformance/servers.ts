@@ -1,6 +1,7 @@
 // Step 3: the real servers the exporters watch, each configured as a typical deployment would be,
-// on a free loopback port, with its own temporary data directory, started as an unprivileged
-// system user where the server refuses root. Never through systemd.
+// bound to loopback on the port the case asks for (the suite runs in its own network namespace, so
+// that can be the port the template's default target names), with its own temporary data
+// directory, started as its system user where it refuses root. Never through systemd.
 import { execFileSync } from 'node:child_process';
 import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -57,9 +58,8 @@ const serverStop = (...procs: Started[]) => async () => {
   for (const p of procs) await stop(p);
 };
 
-export async function startRedis(ws: Workspace, password: string): Promise<Server> {
+export async function startRedis(ws: Workspace, port: number, password: string): Promise<Server> {
   const dir = await ws.dir('redis', 'redis');
-  const port = await freePort();
   const proc = start('redis-server', ...asUser('redis', '/usr/bin/redis-server', [
     '--bind', '127.0.0.1',
     '--port', String(port),
@@ -80,12 +80,11 @@ function postgresBin(): string {
   return `/usr/lib/postgresql/${newest}/bin`;
 }
 
-export async function startPostgres(ws: Workspace, role: string, password: string): Promise<Server> {
+export async function startPostgres(ws: Workspace, port: number, role: string, password: string): Promise<Server> {
   const bin = postgresBin();
   const dir = await ws.dir('postgres', 'postgres');
   const data = join(dir, 'data');
-  await runOk('initdb', ...asUser('postgres', `${bin}/initdb`, ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions']), 60_000);
-  const port = await freePort();
+  await runOk('initdb', ...asUser('postgres', `${bin}/initdb`, ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions']), 30_000);
   const proc = start('postgres', ...asUser('postgres', `${bin}/postgres`, [
     '-D', data,
     '-p', String(port),
@@ -104,12 +103,11 @@ export async function startPostgres(ws: Workspace, role: string, password: strin
   return { port, summary: `PostgreSQL on 127.0.0.1:${port}, scram-sha-256, role ${role} with pg_monitor`, stop: serverStop(proc) };
 }
 
-export async function startMariadb(ws: Workspace, user: string, password: string): Promise<Server> {
+export async function startMariadb(ws: Workspace, port: number, user: string, password: string): Promise<Server> {
   const dir = await ws.dir('mariadb', 'mysql');
   const data = join(dir, 'data');
   const socket = join(dir, 'mysqld.sock');
-  await runOk('mariadb-install-db', 'mariadb-install-db', ['--no-defaults', '--user=mysql', `--datadir=${data}`, '--auth-root-authentication-method=socket', '--skip-test-db', '--skip-name-resolve'], 120_000);
-  const port = await freePort();
+  await runOk('mariadb-install-db', 'mariadb-install-db', ['--no-defaults', '--user=mysql', `--datadir=${data}`, '--auth-root-authentication-method=socket', '--skip-test-db', '--skip-name-resolve'], 60_000);
   const proc = start('mariadbd', 'mariadbd', [
     '--no-defaults',
     '--user=mysql',
@@ -131,9 +129,8 @@ export async function startMariadb(ws: Workspace, user: string, password: string
   return { port, summary: `MariaDB on 127.0.0.1:${port}, user ${user} with PROCESS, REPLICATION CLIENT, SELECT`, stop: serverStop(proc) };
 }
 
-export async function startNginx(ws: Workspace): Promise<Server> {
+export async function startNginx(ws: Workspace, port: number): Promise<Server> {
   const dir = await ws.dir('nginx');
-  const port = await freePort();
   const temp = (name: string) => `${name}_temp_path ${join(dir, name)};`;
   await writeFile(join(dir, 'nginx.conf'), `daemon off;
 pid ${join(dir, 'nginx.pid')};
@@ -159,9 +156,8 @@ http {
   return { port, summary: `nginx on 127.0.0.1:${port}, stub_status at /stub_status (allow 127.0.0.1)`, stop: serverStop(proc) };
 }
 
-export async function startApache(ws: Workspace): Promise<Server> {
+export async function startApache(ws: Workspace, port: number): Promise<Server> {
   const dir = await ws.dir('apache');
-  const port = await freePort();
   const modules = '/usr/lib/apache2/modules';
   await writeFile(join(dir, 'httpd.conf'), `ServerRoot /etc/apache2
 ServerName localhost
@@ -172,7 +168,7 @@ LoadModule status_module ${modules}/mod_status.so
 Listen 127.0.0.1:${port}
 PidFile ${join(dir, 'httpd.pid')}
 DefaultRuntimeDir ${dir}
-ErrorLog /dev/stderr
+ErrorLog ${join(dir, 'error.log')}
 User www-data
 Group www-data
 DocumentRoot ${dir}
@@ -187,9 +183,8 @@ ExtendedStatus On
   return { port, summary: `Apache httpd (event MPM) on 127.0.0.1:${port}, mod_status at /server-status, ExtendedStatus On`, stop: serverStop(proc) };
 }
 
-export async function startHaproxy(ws: Workspace): Promise<Server> {
+export async function startHaproxy(ws: Workspace, port: number): Promise<Server> {
   const dir = await ws.dir('haproxy');
-  const port = await freePort();
   const webPort = await freePort();
   const appPort = await freePort();
   await writeFile(join(dir, 'haproxy.cfg'), `global
@@ -215,10 +210,8 @@ backend app
   return { port, summary: `HAProxy on 127.0.0.1:${port}, stats page at / (CSV at /;csv), one frontend and backend`, stop: serverStop(proc) };
 }
 
-export async function startBind(ws: Workspace): Promise<Server> {
+export async function startBind(ws: Workspace, dnsPort: number, statsPort: number): Promise<Server> {
   const dir = await ws.dir('bind');
-  const dnsPort = await freePort();
-  const statsPort = await freePort();
   await writeFile(join(dir, 'conformance.test.zone'), `$TTL 300
 @ IN SOA ns.conformance.test. hostmaster.conformance.test. 1 3600 600 86400 300
 @ IN NS ns.conformance.test.

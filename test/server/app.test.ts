@@ -129,7 +129,7 @@ describe('POST /mutate (in-process)', () => {
     assert.equal(await value('exporter_injector_admissions_total', { decision: 'skipped', reason: 'not-a-pod' }), skipped0 + 1);
     assert.equal(await value('exporter_injector_admissions_total', { decision: 'error', reason: 'EI_ERR_HTTP_BODY' }), bad0 + 1);
     const histogram = await metrics.registry.getSingleMetric('exporter_injector_admission_duration_seconds')!.get();
-    assert.ok(histogram.values.some((v) => v.metricName === 'exporter_injector_admission_duration_seconds_count' && v.value > 0));
+    assert.ok(histogram.values.some((v) => (v as { metricName?: string }).metricName === 'exporter_injector_admission_duration_seconds_count' && v.value > 0));
   });
 
   it('answers other routes with a JSON 404 naming the webhook route', async () => {

@@ -2,6 +2,7 @@
 // mounted Secret or ConfigMap, pods, log capture, and a bounded wait.
 import { mkdir, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { parseServeConfig, type ServeConfig } from '../../src/config/serve-config.js';
@@ -203,4 +204,20 @@ export async function healthGet(port: number, path: string): Promise<{ status: n
 export function sample(metricsText: string, name: string): number | undefined {
   const line = metricsText.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+/**
+ * Offers only TLS 1.0/1.1 (with the client's own security level lowered so it really offers
+ * them) and resolves with how it ended: the server's protocol_version alert proves the server
+ * refused, as opposed to the client never trying.
+ */
+export function oldTlsOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0', rejectUnauthorized: false });
+    socket.once('secureConnect', () => {
+      resolve(`connected with ${socket.getProtocol() ?? '?'}`);
+      socket.destroy();
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
 }

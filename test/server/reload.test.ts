@@ -11,6 +11,7 @@ import {
   healthGet,
   logCapture,
   moreRequests,
+  oldTlsOutcome,
   optedInPod,
   ProjectedFolder,
   sample,
@@ -82,6 +83,7 @@ describe('certificate reload', () => {
     assert.equal(sample(metrics, 'exporter_injector_certificate_expiry_timestamp_seconds'), webhook.certificate.pair.notAfter.getTime() / 1000);
     assert.ok(logs.lines().some((l) => l.msg === 'serving certificate reloaded' && l.previousFingerprint === before));
     assert.equal(await failuresCounted(), 0);
+    assert.equal(await oldTlsOutcome(webhook.httpsPort), 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'the reloaded context keeps TLS 1.2 as the minimum');
   });
 
   it('refuses a broken pair, counts and logs it, and keeps serving the previous certificate', async () => {
@@ -111,7 +113,7 @@ describe('certificate reload', () => {
 
     // A good pair afterwards is taken.
     await folder.update({ 'tls.crt': a.cert, 'tls.key': a.key, 'ca.crt': pki.ca.cert });
-    await until('the repaired pair to be served', async () => (await servedFingerprint()) !== serving).catch((e) => { console.log(logs.text()); throw e; });
+    await until('the repaired pair to be served', async () => (await servedFingerprint()) !== serving);
     const { failures } = await load.stop();
     assert.deepEqual(failures, []);
   });

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { ApiServerStandIn, podReview } from '../helpers/api-server-standin.js';
-import { healthGet, optedInPod, plainPod, ProjectedFolder, sample, startTestWebhook, tempDir, testPki, type TestPki } from './fixtures.js';
+import { healthGet, oldTlsOutcome, optedInPod, plainPod, ProjectedFolder, sample, startTestWebhook, tempDir, testPki, type TestPki } from './fixtures.js';
 
 describe('webhook over TLS, called like the API server calls it', () => {
   let pki: TestPki;
@@ -43,6 +43,10 @@ describe('webhook over TLS, called like the API server calls it', () => {
     const spec = first.pod.spec as { initContainers?: { name: string; restartPolicy?: string }[] };
     assert.equal(spec.initContainers?.[0]?.name, 'redis-exporter');
     assert.equal(spec.initContainers?.[0]?.restartPolicy, 'Always', 'a native sidecar');
+  });
+
+  it('refuses TLS older than 1.2 with a protocol_version alert', async () => {
+    assert.equal(await oldTlsOutcome(webhook.httpsPort), 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
   });
 
   it('allows without a patch: not opted in, not a Pod, not CREATE, an ignored namespace', async () => {
