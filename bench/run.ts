@@ -22,7 +22,10 @@ const CONNECTIONS = 16;
 const TARGET_RATIO = 0.85;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const root = join(here, '..');
+// `npm run bench` runs the compiled bench from dist/ (what the image runs: no TS loader in the
+// request path); run under tsx, it forks the TypeScript target the same way.
+const compiled = import.meta.url.endsWith('.js');
+const root = process.cwd();
 
 interface Target {
   readonly child: ChildProcess;
@@ -32,9 +35,9 @@ interface Target {
 }
 
 async function startTarget(kind: 'webhook' | 'baseline', certDir: string): Promise<Target> {
-  const child = fork(join(here, 'server.ts'), [kind, certDir], {
+  const child = fork(join(here, compiled ? 'server.js' : 'server.ts'), [kind, certDir], {
     cwd: root,
-    execArgv: ['--import', 'tsx'],
+    execArgv: compiled ? [] : ['--import', 'tsx'],
     // The webhook's admission log goes to /dev/null: written (as in production) but not shown.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
   await writeFile(join(certDir, 'tls.crt'), serving.cert);
   await writeFile(join(certDir, 'tls.key'), serving.key, { mode: 0o600 });
 
-  const redisReview = JSON.parse(await readFile(join(root, 'examples/review-redis.json'), 'utf8')) as { request: { object: { metadata: { annotations?: unknown } } } };
+  const redisReview = JSON.parse(await readFile(join(root, 'deploy/examples/review-redis.json'), 'utf8')) as { request: { object: { metadata: { annotations?: unknown } } } };
   const plainReview = structuredClone(redisReview);
   delete plainReview.request.object.metadata.annotations;
   const bodies = { injected: Buffer.from(JSON.stringify(redisReview)), skipped: Buffer.from(JSON.stringify(plainReview)) };

@@ -2,7 +2,7 @@
 // the injected label and the status record. Clashes with what the pod already has are problems.
 import type { V1Container } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
-import { renderExporter, type RenderedExporter } from './render.js';
+import { renderExporterCached, type RenderedExporter } from './render.js';
 import { PREFIX, type CoreSettings, type Pod, type Problem, type Registry } from './types.js';
 import { closest, imageRepository } from './values.js';
 
@@ -101,7 +101,7 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
       });
       continue;
     }
-    const result = renderExporter(template, optIn.params.get(name) ?? new Map(), mode);
+    const result = renderExporterCached(template, optIn.params.get(name) ?? new Map(), mode);
     if (!result.ok) {
       problems.push(...result.problems);
       continue;

@@ -45,6 +45,35 @@ function patternOf(template: ExporterTemplate, param: string, source: string): R
 const uses = (template: ExporterTemplate, placeholder: string): boolean =>
   template.args.some((a) => a.includes(placeholder)) || template.env.some((e) => e.value.includes(placeholder));
 
+const renderCache = new WeakMap<ExporterTemplate, Map<string, RenderResult>>();
+/** Distinct (params, mode) combinations remembered per template; most pods use a handful. */
+const RENDER_CACHE_SIZE = 256;
+
+/**
+ * Renders the exporter, remembering the result per frozen template: rendering depends only on the
+ * template, the `<template>.<param>` values and the mode, and every opted-in pod of a Deployment
+ * asks for the same. Results are frozen because they are shared between requests.
+ */
+export function renderExporterCached(template: ExporterTemplate, params: ReadonlyMap<string, string>, mode: SidecarMode): RenderResult {
+  let cache = renderCache.get(template);
+  if (!cache) renderCache.set(template, (cache = new Map()));
+  const key = `${mode}\0${[...params].map(([k, v]) => `${k}=${v}`).sort().join('\0')}`;
+  let result = cache.get(key);
+  if (!result) {
+    if (cache.size >= RENDER_CACHE_SIZE) cache.clear();
+    cache.set(key, (result = deepFreeze(renderExporter(template, params, mode))));
+  }
+  return result;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 export function renderExporter(
   template: ExporterTemplate,
   params: ReadonlyMap<string, string>,

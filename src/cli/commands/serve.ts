@@ -12,7 +12,7 @@ import { ensureDevCertificates, TLS_FILES } from '../../tls/files.js';
 import { EXIT, type Command } from '../io.js';
 
 /** The example shipped for the --dev hint (relative to the repository root, where npm start runs). */
-export const EXAMPLE_REVIEW = 'examples/review-redis.json';
+export const EXAMPLE_REVIEW = 'deploy/examples/review-redis.json';
 
 export const serve: Command = async (argv, io) => {
   if (wantsHelp(argv)) {
