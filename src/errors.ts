@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   EI_ERR_REVIEW_INVALID: 'the body is not an admission.k8s.io/v1 AdmissionReview with a request',
   EI_ERR_REVIEW_OBJECT: 'request.object is missing or is not a Pod',
   EI_ERR_HTTP_CONTENT_TYPE: 'the request content type is not application/json',
+  EI_ERR_HTTP_ROUTE: 'a request to a method or path the webhook does not serve',
   EI_ERR_HTTP_BODY: 'the request body is empty, not JSON, or over the size limit',
   // Loading things at the edges.
   EI_ERR_REGISTRY_INVALID: 'a template file or directory fails the template schema',

@@ -76,8 +76,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    // No dedicated code exists for a wrong route; the review code is the nearest a caller acts on.
-    sendError(reply, 404, 'EI_ERR_REVIEW_INVALID', `no route ${request.method} ${request.url.split('?')[0]}; the webhook answers POST ${path}`);
+    sendError(reply, 404, 'EI_ERR_HTTP_ROUTE', `no route ${request.method} ${request.url.split('?')[0]}; the webhook answers POST ${path}`);
   });
 
   app.post(path, (request, reply) => {

@@ -135,6 +135,7 @@ describe('POST /mutate (in-process)', () => {
   it('answers other routes with a JSON 404 naming the webhook route', async () => {
     const res = await app.inject({ method: 'GET', url: '/mutate' });
     assert.equal(res.statusCode, 404);
+    assert.equal(JSON.parse(res.body).code, 'EI_ERR_HTTP_ROUTE');
     assert.match(JSON.parse(res.body).message, /POST \/mutate/);
   });
 });
