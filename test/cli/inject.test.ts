@@ -1,11 +1,15 @@
 // The dry-run CLI as a user drives it: formats, inputs, exit codes and error messages.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import jsonPatch, { type Operation } from 'fast-json-patch';
 import { parseAllDocuments } from 'yaml';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import { main } from '../../src/cli/main.js';
 import { fakeIo } from '../helpers/fake-io.js';
 
@@ -67,6 +71,27 @@ describe('exporter-injector inject', () => {
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
     assert.deepEqual(docs[0], { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { template: {} } });
     assert.equal(docs[1].spec.initContainers[0].name, 'memcached-exporter');
+  });
+
+  it('prints valid manifests for the bundled examples, each workload injected', async () => {
+    const examples = readdirSync('deploy/examples').filter((f) => f.endsWith('.yaml')).flatMap((f) => ['-f', join('deploy/examples', f)]);
+    const r = await run(['inject', ...examples]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { apiVersion: string; kind: string });
+    const models: Record<string, (o: unknown) => { validate(): void }> = {
+      Deployment: (o) => new Deployment(o as never),
+      StatefulSet: (o) => new StatefulSet(o as never),
+      CronJob: (o) => new CronJob(o as never),
+      Secret: (o) => new Secret(o as never),
+    };
+    for (const doc of docs) {
+      const model = models[doc.kind];
+      assert.ok(model, `an example of kind ${doc.kind}`);
+      model(doc).validate();
+    }
+    const workloads = docs.filter((d) => d.kind !== 'Secret');
+    assert.ok(workloads.length >= 3);
+    for (const w of workloads) assert.match(JSON.stringify(w), /"exporter-injector.io\/injected":"true"/, `${w.kind} injected`);
   });
 
   it('exits 1 when a pod would be denied and says which pod and why', async () => {

@@ -1,5 +1,7 @@
 // `exporter-injector serve`: validates the settings, resolves the sidecar default, starts the
 // webhook, and turns SIGTERM/SIGINT into a bounded drain followed by exit.
+import { readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseServeConfig, serveHelp, wantsHelp, type ServeConfig } from '../../config/serve-config.js';
@@ -38,7 +40,10 @@ export const serve: Command = async (argv, io) => {
     },
     'serving',
   );
-  if (config.dev) io.stderr(devHint(config, webhook));
+  if (config.dev) {
+    io.stderr(devHint(config, webhook));
+    io.stderr(await devSelfCheck(config, webhook));
+  }
   handleSignals(webhook, logger);
   return EXIT.OK;
 };
@@ -102,6 +107,32 @@ function handleSignals(webhook: RunningWebhook, logger: Logger): void {
 // shutdown past the drain bound the operator configured.
 function exitAfterFlush(logger: Logger, code: number): void {
   logger.flush(() => process.exit(code));
+}
+
+/**
+ * `npm start` shows the webhook working: the example review goes through the real TLS listener,
+ * trusting only the development CA, and the answer is summarised.
+ */
+async function devSelfCheck(config: ServeConfig, webhook: RunningWebhook): Promise<string> {
+  try {
+    const [ca, body] = await Promise.all([readFile(join(dirname(config.tlsCert), TLS_FILES.caCert)), readFile(EXAMPLE_REVIEW)]);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: 'localhost', port: webhook.httpsPort, path: `${config.path}?timeout=10s`, method: 'POST', ca, headers: { 'content-type': 'application/json' }, timeout: 5000 },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('no answer within 5 s'))).on('error', reject).end(body);
+    });
+    const { response } = JSON.parse(answer) as { response: { allowed: boolean; patch?: string } };
+    const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8') || '[]') as { path: string; value?: { name?: string }[] }[];
+    const added = patch.flatMap((op) => (op.path.startsWith('/spec/initContainers') ? [op.value].flat() : [])).map((c) => (c as { name?: string }).name);
+    return `self-check: POST ${config.path} with ${EXAMPLE_REVIEW} -> allowed=${response.allowed}, ${patch.length} patch operations, sidecar ${added.join(', ') || 'none'}\n\n`;
+  } catch (e) {
+    return `self-check failed: ${e instanceof Error ? e.message : String(e)}\n\n`;
+  }
 }
 
 function devHint(config: ServeConfig, webhook: RunningWebhook): string {
