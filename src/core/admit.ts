@@ -12,7 +12,7 @@ export interface AdmitResult {
   /** The JSON Patch sent (empty when nothing changes), for the CLI and tests. */
   readonly patch: readonly Operation[];
   /** The request as decoded, for log fields. */
-  readonly request: { uid: string; namespace?: string; name?: string; dryRun: boolean };
+  readonly request: { uid: string; namespace: string | undefined; name: string | undefined; dryRun: boolean };
 }
 
 function skipped(reason: SkipReason, warnings: string[] = [], problems: Problem[] = []): Outcome {
@@ -22,7 +22,6 @@ function skipped(reason: SkipReason, warnings: string[] = [], problems: Problem[
 /** Pure and synchronous. Throws InjectorError (EI_ERR_REVIEW_*) only for a malformed review. */
 export function admit(body: unknown, registry: Registry, settings: CoreSettings): AdmitResult {
   const request = decodeReview(body);
-  const meta = { uid: request.uid, dryRun: request.dryRun === true };
 
   const answer = (outcome: Outcome, patch: Operation[] = [], namespace?: string, name?: string): AdmitResult => {
     const warnings = outcome.warnings.length > 0 ? { warnings: [...outcome.warnings] } : {};
@@ -35,7 +34,7 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
     } else {
       review = encodeResponse(request.uid, { allowed: true, ...warnings });
     }
-    return { review, outcome, patch, request: { ...meta, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) } };
+    return { review, outcome, patch, request: { uid: request.uid, dryRun: request.dryRun === true, namespace, name } };
   };
 
   if (!isPodRequest(request)) return answer(skipped('not-a-pod'));

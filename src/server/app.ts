@@ -30,6 +30,14 @@ export interface ErrorBody {
 
 const MIB = 1024 * 1024;
 
+/**
+ * Every pod CREATE in scope reaches the webhook (an objectSelector cannot match annotations), so
+ * most admissions are pods that never asked for an exporter. Their line is logged at debug: at
+ * info it would be most of the log volume and a third of the skip path's cost, and
+ * exporter_injector_admissions_total counts them by reason all the same.
+ */
+const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', 'subresource', 'ignored-namespace', 'not-opted-in']);
+
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;
   const { metrics, settings, path } = options;
@@ -88,7 +96,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const ms = reply.elapsedTime;
     metrics.recordOutcome(outcome, ms / 1000);
     // Problem codes only: their messages quote annotation values, which may carry credentials.
-    request.log.info(
+    request.log[QUIET_REASONS.has(outcome.reason) ? 'debug' : 'info'](
       {
         uid: result.request.uid,
         namespace: result.request.namespace,

@@ -20,6 +20,7 @@ describe('POST /mutate (in-process)', () => {
   let metrics: WebhookMetrics;
   let logs: ReturnType<typeof logCapture>;
   let app: ReturnType<typeof buildApp>;
+  let logger: ReturnType<typeof createLogger>;
 
   before(async () => {
     registry = await loadRegistry();
@@ -30,7 +31,7 @@ describe('POST /mutate (in-process)', () => {
       settings: { ignoredNamespaces: ['kube-system'], defaultSidecarMode: 'native' },
       path: '/mutate',
       bodyLimit: 7 * 1024 * 1024,
-      logger: createLogger('info', logs.stream),
+      logger: (logger = createLogger('info', logs.stream)),
       metrics,
       // A bug in the core for one uid only, so the next request shows the server is unharmed.
       admit: (body, r, s) => {
@@ -63,9 +64,20 @@ describe('POST /mutate (in-process)', () => {
     assert.equal(typeof line.durationMs, 'number');
     assert.equal(line.dryRun, false);
 
+    // A pod that never asked for an exporter is logged at debug only (most admissions are such).
+    const quiet = podReview(plainPod());
+    const beforeQuiet = logs.lines().length;
+    await post(quiet.review);
+    assert.equal(logs.lines().length, beforeQuiet, 'no info line for a pod that did not opt in');
+    logger.level = 'debug';
     const skipped = podReview(plainPod());
-    await post(skipped.review);
+    try {
+      await post(skipped.review);
+    } finally {
+      logger.level = 'info';
+    }
     const skipLine = logs.lines().at(-1)!;
+    assert.equal(skipLine.level, 20);
     assert.equal(skipLine.uid, skipped.uid);
     assert.equal(skipLine.pod, 'web');
     assert.equal(skipLine.decision, 'skipped');
