@@ -3,6 +3,7 @@
 // user fixing a Deployment does not discover them one restart at a time.
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
 import { InjectorError } from '../errors.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -22,6 +23,7 @@ export interface ServeConfig {
   readonly sidecarMode: SidecarModeSetting;
   readonly bodyLimitBytes: number;
   readonly drainTimeoutSeconds: number;
+  readonly shutdownDelaySeconds: number;
   /** How often watched files are compared even when no file event arrived. */
   readonly watchIntervalSeconds: number;
   readonly dev: boolean;
@@ -46,11 +48,13 @@ export const DEFAULTS = Object.freeze({
   tlsCert: 'certs/tls.crt',
   tlsKey: 'certs/tls.key',
   logLevel: 'info' as LogLevel,
-  ignoredNamespaces: Object.freeze(['kube-system', 'kube-public', 'kube-node-lease']),
+  ignoredNamespaces: DEFAULT_IGNORED_NAMESPACES,
   sidecarMode: 'auto' as SidecarModeSetting,
   bodyLimitBytes: DEFAULT_BODY_LIMIT,
   // Below the default terminationGracePeriodSeconds (30), so the kubelet never has to SIGKILL.
   drainTimeoutSeconds: 25,
+  // 0 for `npm start`; the Deployment sets 5 (see deploy/base/deployment.yaml).
+  shutdownDelaySeconds: 0,
   watchIntervalSeconds: 10,
 });
 
@@ -76,6 +80,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'sidecar-mode', env: 'EXPORTER_INJECTOR_SIDECAR_MODE', type: 'string', value: DEFAULTS.sidecarMode, help: 'default for pods without a sidecar annotation: auto (native on Kubernetes >= 1.29) | native | classic' },
   { flag: 'body-limit', env: 'EXPORTER_INJECTOR_BODY_LIMIT', type: 'string', value: '7Mi', help: 'largest request body accepted: bytes, or with a Ki/Mi suffix' },
   { flag: 'drain-timeout', env: 'EXPORTER_INJECTOR_DRAIN_TIMEOUT', type: 'string', value: String(DEFAULTS.drainTimeoutSeconds), help: 'seconds to finish in-flight requests after SIGTERM before exiting' },
+  { flag: 'shutdown-delay', env: 'EXPORTER_INJECTOR_SHUTDOWN_DELAY', type: 'string', value: String(DEFAULTS.shutdownDelaySeconds), help: 'seconds to keep accepting requests after SIGTERM (readiness already false) before draining, so endpoint removal reaches the API server first' },
   { flag: 'watch-interval', env: 'EXPORTER_INJECTOR_WATCH_INTERVAL', type: 'string', value: String(DEFAULTS.watchIntervalSeconds), help: 'seconds between checks of the certificate and templates when no file event arrives' },
   { flag: 'dev', env: 'EXPORTER_INJECTOR_DEV', type: 'boolean', value: 'false', help: 'create development certificates in certs/ if absent and print how to try the webhook' },
 ];
@@ -215,6 +220,7 @@ export function parseServeConfig(
   }
 
   const drainTimeoutSeconds = secondsSetting(raw('drain-timeout'), DEFAULTS.drainTimeoutSeconds, 1, 3600, problems);
+  const shutdownDelaySeconds = secondsSetting(raw('shutdown-delay'), DEFAULTS.shutdownDelaySeconds, 0, 300, problems);
   const watchIntervalSeconds = secondsSetting(raw('watch-interval'), DEFAULTS.watchIntervalSeconds, 0.1, 3600, problems);
 
   if (problems.length > 0) {
@@ -238,6 +244,7 @@ export function parseServeConfig(
     sidecarMode,
     bodyLimitBytes,
     drainTimeoutSeconds,
+    shutdownDelaySeconds,
     watchIntervalSeconds,
     dev,
   });

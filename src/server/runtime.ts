@@ -85,7 +85,13 @@ export async function startWebhook(options: RuntimeOptions): Promise<RunningWebh
 
   const shutdown = (): Promise<{ forced: boolean }> => {
     draining ??= (async () => {
-      logger.info({ drainTimeoutSeconds: config.drainTimeoutSeconds }, 'shutting down: readiness false, no new connections, finishing requests in flight');
+      logger.info(
+        { shutdownDelaySeconds: config.shutdownDelaySeconds, drainTimeoutSeconds: config.drainTimeoutSeconds },
+        'shutting down: readiness false, no new connections, finishing requests in flight',
+      );
+      // The pod leaves the Service's endpoints at about the time SIGTERM arrives, but the API
+      // server may still pick it for a while: keep serving (unready) until that has spread.
+      if (config.shutdownDelaySeconds > 0) await new Promise((r) => setTimeout(r, config.shutdownDelaySeconds * 1000));
       certificate.close();
       templates.close();
       let forced = false;

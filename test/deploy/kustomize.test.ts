@@ -82,6 +82,12 @@ describe('the webhook Deployment, Service and MutatingWebhookConfiguration agree
       assert.equal(config.tlsCert, `${TLS_MOUNT}/${TLS_FILES.cert}`);
       assert.equal(config.tlsKey, `${TLS_MOUNT}/${TLS_FILES.key}`);
       assert.equal(config.templatesDir, TEMPLATES_MOUNT);
+      // The kubelet must not SIGKILL serve before its shutdown delay and drain have run.
+      assert.ok(
+        deployment.spec.template.spec.terminationGracePeriodSeconds > config.shutdownDelaySeconds + config.drainTimeoutSeconds,
+        'terminationGracePeriodSeconds exceeds --shutdown-delay + --drain-timeout',
+      );
+      assert.ok(config.shutdownDelaySeconds > 0, 'a shutdown delay lets endpoint removal reach the API server first');
 
       for (const probe of [container.readinessProbe, container.livenessProbe]) {
         const port = container.ports.find((p: Obj) => p.name === probe.httpGet.port);

@@ -152,6 +152,27 @@ describe('serve on SIGTERM', () => {
     assert.equal(serve.lines().find((l) => l.msg === 'shut down')?.forced, false);
   });
 
+  it('keeps answering new connections for --shutdown-delay while unready, then drains and exits 0', async () => {
+    const pki = testPki();
+    const dir = await tempDir('shutdown-delay');
+    dirs.push(dir);
+    const pair = pki.issue();
+    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
+    const serve = await startServe(dir, ['--shutdown-delay', '3', '--drain-timeout', '5']);
+
+    serve.child.kill('SIGTERM');
+    await until('readiness to turn false', async () => (await healthGet(serve.ports.health, '/readyz')).status === 503);
+    // A client that still routes to this pod (endpoint removal not yet seen) is served normally.
+    const lateComer = new ApiServerStandIn({ port: serve.ports.https, caCert: pki.ca.cert, maxSockets: 1 });
+    const answer = await lateComer.review(optedInPod());
+    lateComer.close();
+    assert.ok(answer.patch, 'answered during the shutdown delay');
+    assert.equal(serve.child.exitCode, null, 'still running during the delay');
+
+    const exit = await serve.exited;
+    assert.deepEqual(exit, { code: 0, signal: null });
+  });
+
   it('exits after --drain-timeout even when a request never completes', async () => {
     const pki = testPki();
     const dir = await tempDir('drain-bound');
