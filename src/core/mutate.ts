@@ -3,18 +3,13 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
 import { renderExporterCached, type RenderedExporter } from './render.js';
+import type { InjectionStatus } from './status.js';
 import { PREFIX, type CoreSettings, type Pod, type Problem, type Registry } from './types.js';
 import { closest, imageRepository } from './values.js';
 
 export type MutateResult =
   | { ok: true; mutated: Pod; templates: string[]; warnings: string[] }
   | { ok: false; problems: Problem[]; warnings: string[] };
-
-/** What the status annotation records, so a second pass is a no-op and drift can be found. */
-export interface InjectionStatus {
-  readonly templates: readonly { name: string; version: string; hash: string; container: string }[];
-  readonly sidecar: 'native' | 'classic';
-}
 
 const PROMETHEUS = 'prometheus.io/';
 

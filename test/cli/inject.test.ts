@@ -59,6 +59,17 @@ describe('exporter-injector inject', () => {
     assert.match(lines[1] ?? '', /ReplicaSet default\/plain\): not injected: not-opted-in/);
   });
 
+  it('--explain finds drift: an injected pod against a registry whose template changed since', async () => {
+    const injected = await run(['inject', '-f', join(DATA, 'redis-basic.yaml')]);
+    const file = join(tmp, 'injected.yaml');
+    writeFileSync(file, injected.stdout);
+    const same = await run(['inject', '-f', file, '--explain']);
+    assert.match(same.stdout, /not injected: already-injected\n?$/);
+    assert.doesNotMatch(same.stdout, /drift/);
+    const changed = await run(['inject', '-f', file, '--explain', '--templates', join(DATA, '..', 'templates')]);
+    assert.match(changed.stdout, /drift: template "redis" changed since injection: 1\.0\.0 sha256:[0-9a-f]{16} -> 1\.0\.0-acme\.1 sha256:[0-9a-f]{16}/);
+  });
+
   it('reads a directory recursively, keeping unknown kinds unchanged', async () => {
     const dir = join(tmp, 'manifests');
     rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { parseAllDocuments, stringify } from 'yaml';
 import { admit } from '../../core/admit.js';
 import { syntheticReview } from '../../core/review.js';
+import { statusDrift } from '../../core/status.js';
 import type { Outcome, Pod } from '../../core/types.js';
 import { InjectorError } from '../../errors.js';
 import { CORE_FLAGS, loadCoreContext, type CoreContext } from '../core-context.js';
@@ -88,6 +89,8 @@ interface Result {
   readonly where: string;
   readonly outcome: Outcome;
   readonly patch: readonly Operation[];
+  /** For an already injected pod: templates that changed in the registry since. */
+  readonly drift: readonly string[];
 }
 
 function explain(r: Result): string {
@@ -101,6 +104,7 @@ function explain(r: Result): string {
   const lines = [`${r.where}: ${head}`];
   for (const p of o.problems) lines.push(`  ${o.decision === 'denied' ? 'error' : 'warning'} ${p.code}: ${p.message}`);
   for (const w of o.warnings) if (!o.problems.some((p) => w.endsWith(p.message))) lines.push(`  warning: ${w}`);
+  for (const d of r.drift) lines.push(`  drift: ${d}`);
   return lines.join('\n');
 }
 
@@ -114,7 +118,8 @@ export function injectDocuments(sources: readonly Source[], context: CoreContext
           const mutated = jsonPatch.applyPatch(structuredClone(site.pod), jsonPatch.deepClone(patch) as Operation[], true, false).newDocument as Pod;
           site.write(mutated);
         }
-        results.push({ where: `${source.name} (document ${index + 1}, ${site.label})`, outcome, patch });
+        const drift = outcome.reason === 'already-injected' ? statusDrift(site.pod.metadata?.annotations, context.registry) : [];
+        results.push({ where: `${source.name} (document ${index + 1}, ${site.label})`, outcome, patch, drift });
       }
     });
   }
