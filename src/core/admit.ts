@@ -53,16 +53,16 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
   if (annotations?.[ANNOTATION.status] !== undefined) return answer(skipped('already-injected'), [], namespace, name);
 
   const { optIn } = optInResult;
-  const result = optInResult.problems.length > 0
-    ? { ok: false as const, problems: [...optInResult.problems], warnings: [] }
-    : mutatePod(pod, optIn, registry, settings);
+  // Rendered even when the annotations already have problems, so a denial lists every problem.
+  const result = mutatePod(pod, optIn, registry, settings);
+  const problems = [...optInResult.problems, ...(result.ok ? [] : result.problems)];
 
-  if (!result.ok) {
+  if (!result.ok || problems.length > 0) {
     if (optIn.policy === 'optional') {
-      const warnings = [...result.warnings, ...result.problems.map((p) => `exporter-injector did not inject (policy optional): ${p.message}`)];
-      return answer(skipped('problems-ignored', warnings, result.problems), [], namespace, name);
+      const warnings = [...result.warnings, ...problems.map((p) => `exporter-injector did not inject (policy optional): ${p.message}`)];
+      return answer(skipped('problems-ignored', warnings, problems), [], namespace, name);
     }
-    return answer({ decision: 'denied', reason: 'denied', templates: optIn.templates, warnings: result.warnings, problems: result.problems, patchOperations: 0 }, [], namespace, name);
+    return answer({ decision: 'denied', reason: 'denied', templates: optIn.templates, warnings: result.warnings, problems, patchOperations: 0 }, [], namespace, name);
   }
 
   const patch = jsonPatch.compare(pod, result.mutated);
