@@ -1,10 +1,10 @@
 // Stage 4a: apply an opt-in to a copy of the pod: exporter containers, volumes, scrape annotations,
 // the injected label and the status record. Clashes with what the pod already has are problems.
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container, V1PodSpec as PodSpec } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
 import { renderExporterCached, type RenderedExporter } from './render.js';
 import type { InjectionStatus } from './status.js';
-import { PREFIX, type CoreSettings, type Pod, type Problem, type Registry } from './types.js';
+import { PREFIX, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
 import { closest, imageRepository } from './values.js';
 
 export type MutateResult =
@@ -80,6 +80,22 @@ function clashes(pod: Pod, exporter: RenderedExporter, earlier: readonly Rendere
   return problems;
 }
 
+const statusCache = new WeakMap<RenderedExporter, string>();
+
+/** The status annotation's value; for the usual single exporter, kept with its (cached) rendering. */
+function statusOf(rendered: readonly RenderedExporter[], mode: SidecarMode): string {
+  const single = rendered.length === 1 ? rendered[0] : undefined;
+  const known = single && statusCache.get(single);
+  if (known) return known;
+  const status: InjectionStatus = {
+    templates: rendered.map((e) => ({ name: e.template.name, version: e.template.version, hash: e.template.hash, container: e.container.name })),
+    sidecar: mode,
+  };
+  const json = JSON.stringify(status);
+  if (single) statusCache.set(single, json);
+  return json;
+}
+
 export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: CoreSettings): MutateResult {
   const problems: Problem[] = [];
   const warnings: string[] = [];
@@ -108,13 +124,15 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
 
   // Copy only what changes and share the rest with the original: the diff into a patch then
   // walks just the changed paths (it skips identical references), on the hot path of every pod.
-  const spec = { ...pod.spec, containers: [...(pod.spec?.containers ?? [])] };
-  for (const exporter of rendered) {
-    // Appended after the pod's own init containers, so those still run first and unchanged.
-    if (mode === 'native') spec.initContainers = [...(spec.initContainers ?? []), exporter.container];
-    else spec.containers.push(exporter.container);
-    if (exporter.volumes.length > 0) spec.volumes = [...(spec.volumes ?? []), ...exporter.volumes];
-  }
+  // (Built as one Object.assign: adding keys one by one to a copy costs V8 far more.)
+  const sidecars = rendered.map((e) => e.container);
+  const volumes = rendered.flatMap((e) => e.volumes);
+  const specChanges: Partial<PodSpec> = {};
+  // Appended after the pod's own init containers, so those still run first and unchanged.
+  if (mode === 'native') specChanges.initContainers = [...(pod.spec?.initContainers ?? []), ...sidecars];
+  else specChanges.containers = [...(pod.spec?.containers ?? []), ...sidecars];
+  if (volumes.length > 0) specChanges.volumes = [...(pod.spec?.volumes ?? []), ...volumes];
+  const spec: PodSpec = Object.assign({}, pod.spec as PodSpec, specChanges);
 
   const own = pod.metadata?.annotations ?? {};
   const added: Record<string, string> = {};
@@ -141,12 +159,7 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
     warnings.push(`the pod uses hostNetwork: exporter ports (${rendered.map((e) => e.port).join(', ')}) are opened on the node's network`);
   }
 
-  const status: InjectionStatus = {
-    templates: rendered.map((e) => ({ name: e.template.name, version: e.template.version, hash: e.template.hash, container: e.container.name })),
-    sidecar: mode,
-  };
-  added[ANNOTATION.status] = JSON.stringify(status);
-  // One Object.assign per map: adding the keys one by one to a copy costs V8 far more.
+  added[ANNOTATION.status] = statusOf(rendered, mode);
   const metadata = {
     ...pod.metadata,
     annotations: Object.assign({}, own, added),
