@@ -40,11 +40,11 @@ export const serve: Command = async (argv, io) => {
     },
     'serving',
   );
+  handleSignals(webhook, logger);
   if (config.dev) {
     io.stderr(devHint(config, webhook));
     io.stderr(await devSelfCheck(config, webhook));
   }
-  handleSignals(webhook, logger);
   return EXIT.OK;
 };
 
