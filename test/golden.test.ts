@@ -5,7 +5,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { Pod as PodModel } from 'kubernetes-models/v1/Pod';
 import { admit } from '../src/core/admit.js';
 import { syntheticReview } from '../src/core/review.js';
 import { loadCoreContext } from '../src/cli/core-context.js';
@@ -15,6 +14,7 @@ import { main } from '../src/cli/main.js';
 import { assertGolden, discoverCases } from './helpers/golden.js';
 import { fakeIo } from './helpers/fake-io.js';
 import { checkRestricted } from './helpers/pss.js';
+import { schemaProblems } from './helpers/k8s-schema.js';
 
 // Relative to the checkout, so messages (which name the file) read the same in every clone.
 const DIR = relative(process.cwd(), new URL('./testdata/inject/', import.meta.url).pathname);
@@ -61,13 +61,13 @@ describe('golden injection cases', () => {
       const warnings = results.flatMap((r) => r.outcome.warnings.map((w) => `${r.where}: ${w}`));
       assertGolden(`${file}.warnings`, warnings.length ? warnings.join('\n') + '\n' : undefined);
 
-      // Every resulting pod is a valid Pod, its injected containers pass PSS restricted, and a
+      // Every resulting pod is a valid Pod (schema and strict fields), its injected containers pass PSS restricted, and a
       // second admission (the API server's reinvocation) changes nothing.
       const sites = sources.flatMap((src) => src.documents.flatMap((doc) => podSites(doc, s.namespace ?? 'default')));
       assert.equal(sites.length, results.length);
       sites.forEach((site, i) => {
         {
-          new PodModel(structuredClone(site.pod) as never).validate();
+          assert.deepEqual(schemaProblems(site.pod as never), [], `${site.label}: a valid Pod (OpenAPI schema, no unknown field)`);
           const again = admit(syntheticReview(site.pod, site.namespace), context.registry, context.settings);
           assert.deepEqual(again.patch, [], `${site.label}: a second admission must not patch`);
           if (results[i]?.outcome.decision !== 'injected') return;
