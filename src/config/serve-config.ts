@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
+import { isDnsLabel } from '../core/values.js';
 import { InjectorError } from '../errors.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -202,7 +203,7 @@ export function parseServeConfig(
   const nsRaw = raw('ignored-namespaces');
   if (nsRaw !== undefined) {
     const names = nsRaw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    const bad = names.filter((n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n));
+    const bad = names.filter((n) => !isDnsLabel(n));
     if (bad.length > 0) {
       problems.push(`${nsRaw.source}: ${bad.map((b) => `"${b}"`).join(', ')} not a namespace name; want a comma list of DNS labels such as kube-system,kube-public`);
     } else ignoredNamespaces = Object.freeze([...new Set(names)]);

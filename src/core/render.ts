@@ -31,17 +31,6 @@ export interface RenderedExporter {
 
 export type RenderResult = { ok: true; exporter: RenderedExporter } | { ok: false; problems: Problem[] };
 
-const patternCache = new WeakMap<ExporterTemplate, Map<string, RegExp>>();
-
-/** Declared param patterns are compiled once per (frozen) template, not per request. */
-function patternOf(template: ExporterTemplate, param: string, source: string): RegExp {
-  let cache = patternCache.get(template);
-  if (!cache) patternCache.set(template, (cache = new Map()));
-  let re = cache.get(param);
-  if (!re) cache.set(param, (re = new RegExp(`^(?:${source})$`)));
-  return re;
-}
-
 const uses = (template: ExporterTemplate, placeholder: string): boolean =>
   template.args.some((a) => a.includes(placeholder)) || template.env.some((e) => e.value.includes(placeholder));
 
@@ -154,12 +143,12 @@ export function renderExporter(
     }
     switch (p.kind) {
       case 'arg': {
-        const value = take(p.name, (v) => checkPattern(v, p.pattern === undefined ? undefined : patternOf(template, p.name, p.pattern)), '');
+        const value = take(p.name, (v) => checkPattern(v, p.pattern), '');
         if (value !== '') args.push((p.arg ?? '').replaceAll('{value}', escapeDollar(value)));
         break;
       }
       case 'env': {
-        const value = take(p.name, (v) => checkPattern(v, p.pattern === undefined ? undefined : patternOf(template, p.name, p.pattern)), '');
+        const value = take(p.name, (v) => checkPattern(v, p.pattern), '');
         if (value !== '') env.push({ name: p.env ?? '', value: escapeDollar(value) });
         break;
       }

@@ -63,16 +63,28 @@ export function checkPath(raw: string): Checked<string> {
   return /^\/[A-Za-z0-9._~\/-]*$/.test(raw) && raw.length <= 256 ? ok(raw) : bad('an absolute URL path such as /metrics');
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** DNS-1123 label: namespaces, volumes, container names (at most 63 characters unless `max` says less). */
+export function isDnsLabel(s: string, max = 63): boolean {
+  return s.length <= max && DNS_LABEL.test(s);
+}
+
+/** DNS-1123 subdomain: most object names (Secrets, ConfigMaps, webhook configurations). */
+export function isDnsSubdomain(s: string): boolean {
+  return s.length <= 253 && s.split('.').every((label) => DNS_LABEL.test(label));
+}
+
 /** Kubernetes object name (DNS-1123 subdomain): Secrets and ConfigMaps. */
 export function checkObjectName(raw: string): Checked<string> {
-  return raw.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(raw)
+  return isDnsSubdomain(raw)
     ? ok(raw)
     : bad('a Kubernetes object name: lower-case letters, digits, "-" and "."');
 }
 
 /** Volume names are DNS-1123 labels. */
 export function checkVolumeName(raw: string): Checked<string> {
-  return raw.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(raw)
+  return isDnsLabel(raw)
     ? ok(raw)
     : bad('the name of a volume of the pod (a DNS label)');
 }
@@ -88,8 +100,9 @@ export function checkArgs(raw: string): Checked<string[]> {
     : bad(`space-separated flags such as "--include-system-metrics"; ${JSON.stringify(wrong)} is not a flag`);
 }
 
-export function checkPattern(raw: string, pattern: RegExp | undefined): Checked<string> {
-  if (pattern) return pattern.test(raw) ? ok(raw) : bad(`a value matching ${pattern.source}`);
+/** A declared param's value; its pattern is compiled only when a rendering is not cached yet. */
+export function checkPattern(raw: string, pattern: string | undefined): Checked<string> {
+  if (pattern !== undefined) return new RegExp(`^(?:${pattern})$`).test(raw) ? ok(raw) : bad(`a value matching ${pattern}`);
   return raw.length <= 1024 && PLAIN.test(raw) ? ok(raw) : bad('a single value without spaces, quotes or braces');
 }
 

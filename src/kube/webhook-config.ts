@@ -1,7 +1,9 @@
 // kube edge: builds the MutatingWebhookConfiguration object (DESIGN.md §2 defaults). Pure: no I/O.
 import type { V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { InjectorError } from '../errors.js';
+import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
 import { PREFIX } from '../core/types.js';
+import { isDnsLabel, isDnsSubdomain } from '../core/values.js';
 
 /** Name of the MutatingWebhookConfiguration object. */
 export const WEBHOOK_CONFIG_NAME = 'exporter-injector';
@@ -9,8 +11,6 @@ export const WEBHOOK_CONFIG_NAME = 'exporter-injector';
 export const WEBHOOK_NAME = 'inject.exporter-injector.io';
 /** The opt-in label the optional label gate selects on. */
 export const LABEL_GATE_KEY = `${PREFIX}enabled`;
-/** Namespaces a pod webhook must never intercept: the control plane's own. */
-export const SYSTEM_NAMESPACES: readonly string[] = Object.freeze(['kube-system', 'kube-public', 'kube-node-lease']);
 /** Labels the builder puts on the object (the deploy/ kustomization uses the same). */
 export const CONFIG_LABELS: Readonly<Record<string, string>> = Object.freeze({ 'app.kubernetes.io/name': 'exporter-injector' });
 
@@ -48,9 +48,6 @@ export const WEBHOOK_DEFAULTS: WebhookOptions = Object.freeze({
   labelGate: false,
 });
 
-// RFC 1123 subdomain (object names) and label (service, namespace names).
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
 /** Fills defaults and checks every option; throws EI_ERR_CONFIG_INVALID listing all problems. */
@@ -58,9 +55,9 @@ export function resolveWebhookOptions(partial: Partial<WebhookOptions> = {}): We
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const o: WebhookOptions = { ...WEBHOOK_DEFAULTS, ...defined };
   const problems: string[] = [];
-  if (!DNS_SUBDOMAIN.test(o.name) || o.name.length > 253) problems.push(`name "${o.name}" is not a DNS subdomain (lowercase letters, digits, '-', '.')`);
-  if (!DNS_LABEL.test(o.service) || o.service.length > 63) problems.push(`service "${o.service}" is not a DNS label (lowercase letters, digits, '-', at most 63)`);
-  if (!DNS_LABEL.test(o.namespace) || o.namespace.length > 63) problems.push(`namespace "${o.namespace}" is not a DNS label (lowercase letters, digits, '-', at most 63)`);
+  if (!isDnsSubdomain(o.name)) problems.push(`name "${o.name}" is not a DNS subdomain (lowercase letters, digits, '-', '.')`);
+  if (!isDnsLabel(o.service)) problems.push(`service "${o.service}" is not a DNS label (lowercase letters, digits, '-', at most 63)`);
+  if (!isDnsLabel(o.namespace)) problems.push(`namespace "${o.namespace}" is not a DNS label (lowercase letters, digits, '-', at most 63)`);
   if (!o.path.startsWith('/')) problems.push(`path "${o.path}" must start with '/'`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) problems.push(`port ${o.port} is not an integer in 1..65535`);
   if (!FAILURE_POLICIES.includes(o.failurePolicy)) problems.push(`failurePolicy "${o.failurePolicy}" is not one of ${FAILURE_POLICIES.join(', ')}`);
@@ -86,7 +83,7 @@ export function buildWebhook(options: WebhookOptions): V1MutatingWebhook {
     // By the reserved kubernetes.io/metadata.name label, so no namespace needs labelling; the webhook's own
     // namespace is excluded too, which also keeps the injector's own pods out without an objectSelector.
     namespaceSelector: {
-      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...SYSTEM_NAMESPACES, options.namespace] }],
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...DEFAULT_IGNORED_NAMESPACES, options.namespace] }],
     },
     // objectSelector matches labels only: without the gate every pod CREATE in scope reaches the webhook,
     // so the gate is the way to keep large clusters' pod churn off it.

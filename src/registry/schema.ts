@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { GENERIC_PARAMS } from '../core/annotations.js';
 import type { ExporterTemplate, TargetFormat } from '../core/types.js';
-import { closest, imageProblem, parseQuantity, targetProblem } from '../core/values.js';
+import { closest, imageProblem, isDnsLabel, parseQuantity, targetProblem } from '../core/values.js';
 
 /** A path into the template document: `['params', 1, 'name']` reads as `params[1].name`. */
 export type DocPath = readonly (string | number)[];
@@ -197,15 +197,10 @@ export function checkShape(doc: unknown): SchemaProblem[] {
 // ---------------------------------------------------------------------------------------------
 // Syntax helpers (exported: the core validates annotation values with the same rules)
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const PARAM_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-
-export function isDnsLabel(s: string, max = 63): boolean {
-  return s.length <= max && DNS_LABEL.test(s);
-}
 
 /** IANA_SVC_NAME as Kubernetes checks a container port name. */
 export function isPortName(s: string): boolean {

@@ -3,6 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import {
   DEFAULT_CA_DAYS,
@@ -188,7 +189,7 @@ function days(raw: string | undefined, flag: string, fallback: number): number {
 }
 
 function secretNameProblem(name: string): string | undefined {
-  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)
+  return isDnsSubdomain(name)
     ? undefined
     : 'a Secret name is a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", at most 253 characters';
 }

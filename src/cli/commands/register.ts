@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { V1Secret } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
 import { registerWebhook, unregisterWebhook, type RegisterResult } from '../../kube/register.js';
@@ -107,7 +108,7 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
   if (secretName !== undefined) {
     if (values['dry-run']) throw new InjectorError('EI_ERR_USAGE', '--ensure-secret creates a Secret and cannot be used with --dry-run');
     if (values['ca-file'] !== undefined) throw new InjectorError('EI_ERR_USAGE', '--ensure-secret and --ca-file are two sources of the CA; give one');
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(secretName) || secretName.length > 253) {
+    if (!isDnsSubdomain(secretName)) {
       throw new InjectorError('EI_ERR_USAGE', `--ensure-secret "${secretName}" is invalid; a Secret name is a DNS-1123 subdomain (lower-case letters, digits, '-', '.')`);
     }
   }
