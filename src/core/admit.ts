@@ -2,8 +2,8 @@
 // decode review -> decide (annotations + registry) -> render + mutate -> diff into a patch -> encode.
 import { ANNOTATION, parseOptIn } from './annotations.js';
 import { mutatePod } from './mutate.js';
-import { buildPatch, type PatchOperation } from './patch.js';
-import { decodeReview, encodePatch, encodeResponse, isPodRequest, podOf } from './review.js';
+import { buildPatch, encodePatch, type PatchOperation } from './patch.js';
+import { decodeReview, encodeResponse, isPodRequest, podOf } from './review.js';
 import type { AdmissionReviewResponse, CoreSettings, Outcome, Pod, Problem, Registry, SkipReason } from './types.js';
 
 export interface AdmitResult {

@@ -20,9 +20,11 @@ type JsonObject = Record<string, unknown>;
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const NEEDS_ESCAPE = /[~/]/;
+
 /** One reference token of a JSON Pointer (RFC 6901): `~` first, so `/` -> `~1` is not re-escaped. */
 export function escapePointerToken(key: string): string {
-  return key.includes('~') || key.includes('/') ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
+  return NEEDS_ESCAPE.test(key) ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
 }
 
 /** The operations that turn `original` into `mutated`; empty when they are equal. */
@@ -80,4 +82,35 @@ function jsonEqual(a: unknown, b: unknown): boolean {
     return ak.length === bk.length && ak.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
   }
   return false;
+}
+
+/**
+ * JSON text of the values that come from cached renderings (deep-frozen, so their text cannot go
+ * stale): a sidecar container is serialized once, not once per admission.
+ */
+const fragments = new WeakMap<object, string>();
+
+function isDeepFrozen(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  for (const v of Object.values(value)) if (typeof v === 'object' && v !== null && !isDeepFrozen(v)) return false;
+  return true;
+}
+
+function valueJson(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const known = fragments.get(value);
+  if (known !== undefined) return known;
+  const json = JSON.stringify(value);
+  if (isDeepFrozen(value)) fragments.set(value, json);
+  return json;
+}
+
+/** The patch as the API server wants it: JSON text, base64-encoded. */
+export function encodePatch(ops: readonly PatchOperation[]): string {
+  let json = '[';
+  for (let i = 0; i < ops.length; i += 1) {
+    const op = ops[i]!;
+    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${JSON.stringify(op.path)}${op.op === 'remove' ? '' : `,"value":${valueJson(op.value)}`}}`;
+  }
+  return Buffer.from(`${json}]`).toString('base64');
 }

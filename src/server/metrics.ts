@@ -2,13 +2,19 @@
 // so two servers in one process (tests, the benchmark) do not share or clash on counters.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Outcome } from '../core/types.js';
+import { buildInfo } from './build-info.js';
 
 const PREFIX = 'exporter_injector_';
 
 export interface WebhookMetrics {
   readonly registry: Registry;
-  /** decision is injected / skipped / denied, or `error` with the error code as reason. */
+  /**
+   * decision is injected / skipped / denied, or `error` with the error code as reason. A denial's
+   * reason is the code of its first problem (EI_ERR_*, a bounded set).
+   */
   readonly admissions: Counter<'decision' | 'reason'>;
+  /** Every problem found in an admission that was denied, or skipped under policy optional, by code. */
+  readonly admissionProblems: Counter<'decision' | 'code'>;
   readonly admissionDuration: Histogram<'decision'>;
   readonly injections: Counter<'template'>;
   readonly registryTemplates: Gauge;
@@ -21,12 +27,28 @@ export interface WebhookMetrics {
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): WebhookMetrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  // Without our prefix: process_* and nodejs_* are the names standard Node.js and process
+  // dashboards and alerts query.
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const build = buildInfo();
+  new Gauge({
+    name: `${PREFIX}build_info`,
+    help: 'Always 1; the labels say which version of exporter-injector runs, on which Node.js.',
+    labelNames: ['version', 'node_version'] as const,
+    registers: [registry],
+  }).set({ version: build.version, node_version: build.nodeVersion }, 1);
 
   const admissions = new Counter({
     name: `${PREFIX}admissions_total`,
     help: 'Admission reviews answered, by decision (injected, skipped, denied, error) and reason (skip reason or error code).',
     labelNames: ['decision', 'reason'] as const,
+    registers: [registry],
+  });
+  const admissionProblems = new Counter({
+    name: `${PREFIX}admission_problems_total`,
+    help: 'Problems found in admissions that were denied, or skipped under policy optional, by decision and problem code (EI_ERR_*).',
+    labelNames: ['decision', 'code'] as const,
     registers: [registry],
   });
   const admissionDuration = new Histogram({
@@ -69,6 +91,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
   const admissionChildren = new Map<string, { inc(): void }>();
   const durationChildren = new Map<string, { observe(v: number): void }>();
   const injectionChildren = new Map<string, { inc(): void }>();
+  const problemChildren = new Map<string, { inc(): void }>();
   const admission = (decision: string, reason: string) => {
     const key = `${decision}\0${reason}`;
     let child = admissionChildren.get(key);
@@ -84,6 +107,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
   return {
     registry,
     admissions,
+    admissionProblems,
     admissionDuration,
     injections,
     registryTemplates,
@@ -91,8 +115,15 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     certificateReloadFailures,
     certificateExpiry,
     recordOutcome(outcome, seconds) {
-      admission(outcome.decision, outcome.reason).inc();
+      const first = outcome.problems[0];
+      admission(outcome.decision, outcome.decision === 'denied' && first ? first.code : outcome.reason).inc();
       duration(outcome.decision).observe(seconds);
+      for (const problem of outcome.problems) {
+        const key = `${outcome.decision}\0${problem.code}`;
+        let child = problemChildren.get(key);
+        if (!child) problemChildren.set(key, (child = admissionProblems.labels({ decision: outcome.decision, code: problem.code })));
+        child.inc();
+      }
       if (outcome.decision !== 'injected') return;
       for (const template of outcome.templates) {
         let child = injectionChildren.get(template);

@@ -15,7 +15,7 @@ import { admit } from '../../src/core/admit.js';
 import { parseOptIn } from '../../src/core/annotations.js';
 import { DEFAULT_CORE_SETTINGS } from '../../src/core/defaults.js';
 import { mutatePod } from '../../src/core/mutate.js';
-import { buildPatch, escapePointerToken } from '../../src/core/patch.js';
+import { buildPatch, encodePatch, escapePointerToken } from '../../src/core/patch.js';
 import { syntheticReview } from '../../src/core/review.js';
 import type { CoreSettings, Pod, Registry } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
@@ -80,6 +80,17 @@ describe('patch: escaping and shapes', () => {
     ]);
     assert.deepEqual(buildPatch(a, structuredClone(a)), [], 'equal pods, no operations');
     assert.deepEqual(buildPatch({ a: 1, b: 2 }, { a: 1 }), [{ op: 'remove', path: '/b' }]);
+  });
+
+  it('encodes to base64 JSON that decodes to the same operations, the cached text of frozen values included', () => {
+    const frozen = Object.freeze({ name: 'exporter', args: Object.freeze(['--a="b"', 'ü']) });
+    const thawed = { name: 'mutable', args: ['x'] };
+    const ops = buildPatch({ m: { 'a/b': 'x' }, l: [] }, { m: { 'a/b': 'y', 'c~d': 'z' }, l: [frozen, thawed] });
+    const decode = (b64: string) => JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as unknown;
+    assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)));
+    thawed.args.push('changed after the first encoding');
+    assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)), 'a value that is not frozen is serialized afresh');
+    assert.deepEqual(decode(encodePatch([{ op: 'remove', path: '/m/a~1b' }])), [{ op: 'remove', path: '/m/a~1b' }]);
   });
 });
 
