@@ -39,7 +39,7 @@ const ROUNDS = flags.rounds !== undefined ? Math.max(1, Number(flags.rounds)) : 
 const STARTS = SMOKE ? 1 : 3;
 const SATURATION_SECONDS = SMOKE ? 1 : 2;
 const RATE_SECONDS = SMOKE ? 1 : 3;
-const WARMUP_SECONDS = SMOKE ? 0 : 1;
+const WARMUP_SECONDS = 1;
 const CONNECTIONS = 16;
 const IDLE_SETTLE_MS = SMOKE ? 300 : 1000;
 const SATURATED: readonly BodyName[] = SMOKE ? ['small', 'skip'] : ['small', 'typical', 'large', 'skip'];

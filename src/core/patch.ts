@@ -54,10 +54,12 @@ function diffObjects(path: string, before: JsonObject, after: JsonObject, ops: P
   }
   for (const key of Object.keys(after)) {
     const value = after[key];
-    if (value === undefined) continue;
+    const previous = before[key];
+    // Most keys are shared with the original: skip them before building a path.
+    if (value === undefined || (value === previous && Object.hasOwn(before, key))) continue;
     const at = `${path}/${escapePointerToken(key)}`;
-    if (!Object.hasOwn(before, key) || before[key] === undefined) ops.push({ op: 'add', path: at, value });
-    else diff(at, before[key], value, ops);
+    if (!Object.hasOwn(before, key) || previous === undefined) ops.push({ op: 'add', path: at, value });
+    else diff(at, previous, value, ops);
   }
 }
 
@@ -100,6 +102,8 @@ function valueJson(value: unknown): string {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
   const known = fragments.get(value);
   if (known !== undefined) return known;
+  // A new list (the pod had no init containers) holding cached sidecars: element by element.
+  if (Array.isArray(value) && !Object.isFrozen(value)) return `[${value.map((v: unknown) => (v === undefined ? 'null' : valueJson(v))).join(',')}]`;
   const json = JSON.stringify(value);
   if (isDeepFrozen(value)) fragments.set(value, json);
   return json;

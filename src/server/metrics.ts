@@ -39,11 +39,16 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     registers: [registry],
   }).set({ version: build.version, node_version: build.nodeVersion }, 1);
 
+  const admissionTally = new Tally<'decision' | 'reason'>();
+  const injectionTally = new Tally<'template'>();
   const admissions = new Counter({
     name: `${PREFIX}admissions_total`,
     help: 'Admission reviews answered, by decision (injected, skipped, denied, error) and reason (skip reason or error code).',
     labelNames: ['decision', 'reason'] as const,
     registers: [registry],
+    collect() {
+      admissionTally.copyTo(this);
+    },
   });
   const admissionProblems = new Counter({
     name: `${PREFIX}admission_problems_total`,
@@ -64,6 +69,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     help: 'Exporter sidecars injected, by template.',
     labelNames: ['template'] as const,
     registers: [registry],
+    collect() {
+      injectionTally.copyTo(this);
+    },
   });
   const registryTemplates = new Gauge({
     name: `${PREFIX}registry_templates`,
@@ -86,18 +94,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     registers: [registry],
   });
 
-  // Label sets are few and fixed (decision × reason, template names); looking up the labelled
-  // child once spares hashing a label object on every request.
-  const admissionChildren = new Map<string, { inc(): void }>();
+  // The label sets are few and fixed; the labelled histogram child is looked up once.
   const durationChildren = new Map<string, { observe(v: number): void }>();
-  const injectionChildren = new Map<string, { inc(): void }>();
   const problemChildren = new Map<string, { inc(): void }>();
-  const admission = (decision: string, reason: string) => {
-    const key = `${decision}\0${reason}`;
-    let child = admissionChildren.get(key);
-    if (!child) admissionChildren.set(key, (child = admissions.labels({ decision, reason })));
-    return child;
-  };
   const duration = (decision: string) => {
     let child = durationChildren.get(decision);
     if (!child) durationChildren.set(decision, (child = admissionDuration.labels({ decision })));
@@ -116,7 +115,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     certificateExpiry,
     recordOutcome(outcome, seconds) {
       const first = outcome.problems[0];
-      admission(outcome.decision, outcome.decision === 'denied' && first ? first.code : outcome.reason).inc();
+      const reason = outcome.decision === 'denied' && first ? first.code : outcome.reason;
+      admissionTally.add(`${outcome.decision}\0${reason}`, () => ({ decision: outcome.decision, reason }));
       duration(outcome.decision).observe(seconds);
       for (const problem of outcome.problems) {
         const key = `${outcome.decision}\0${problem.code}`;
@@ -125,15 +125,30 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
         child.inc();
       }
       if (outcome.decision !== 'injected') return;
-      for (const template of outcome.templates) {
-        let child = injectionChildren.get(template);
-        if (!child) injectionChildren.set(template, (child = injections.labels({ template })));
-        child.inc();
-      }
+      for (const template of outcome.templates) injectionTally.add(template, () => ({ template }));
     },
     recordError(code, seconds) {
-      admission('error', code).inc();
+      admissionTally.add(`error\0${code}`, () => ({ decision: 'error', reason: code }));
       duration('error').observe(seconds);
     },
   };
+}
+
+/**
+ * Counts kept in a plain map on the request path and copied into their prom-client counter when
+ * it is scraped (its collect hook): prom-client validates and hashes the labels on every inc().
+ */
+class Tally<L extends string> {
+  readonly #counts = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+
+  add(key: string, labels: () => Partial<Record<L, string>>): void {
+    const entry = this.#counts.get(key);
+    if (entry) entry.n += 1;
+    else this.#counts.set(key, { labels: labels(), n: 1 });
+  }
+
+  copyTo(counter: Counter<L>): void {
+    counter.reset();
+    for (const { labels, n } of this.#counts.values()) counter.inc(labels, n);
+  }
 }

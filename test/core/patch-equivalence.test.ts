@@ -91,6 +91,8 @@ describe('patch: escaping and shapes', () => {
     thawed.args.push('changed after the first encoding');
     assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)), 'a value that is not frozen is serialized afresh');
     assert.deepEqual(decode(encodePatch([{ op: 'remove', path: '/m/a~1b' }])), [{ op: 'remove', path: '/m/a~1b' }]);
+    const whole = buildPatch({}, { l: [frozen, thawed, 1, 'two', null] });
+    assert.deepEqual(decode(encodePatch(whole)), [{ op: 'add', path: '/l', value: [frozen, thawed, 1, 'two', null] }], 'a new list holding cached values');
   });
 });
 
