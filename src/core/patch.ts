@@ -20,11 +20,19 @@ type JsonObject = Record<string, unknown>;
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const NEEDS_ESCAPE = /[~/]/;
+
+/** Escaped keys seen before (the same annotation keys come with every pod); bounded. */
+const escaped = new Map<string, string>();
 
 /** One reference token of a JSON Pointer (RFC 6901): `~` first, so `/` -> `~1` is not re-escaped. */
 export function escapePointerToken(key: string): string {
-  return NEEDS_ESCAPE.test(key) ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
+  if (key.indexOf('/') === -1 && key.indexOf('~') === -1) return key;
+  let token = escaped.get(key);
+  if (token === undefined) {
+    if (escaped.size >= 1000) escaped.clear();
+    escaped.set(key, (token = key.replaceAll('~', '~0').replaceAll('/', '~1')));
+  }
+  return token;
 }
 
 /** The operations that turn `original` into `mutated`; empty when they are equal. */
