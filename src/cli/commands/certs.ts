@@ -2,7 +2,6 @@
 // folder or printed as a kubernetes.io/tls Secret.
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import {
@@ -23,6 +22,7 @@ import {
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE, conflictingFiles, readCaPair, writeBundle } from '../../tls/files.js';
 import { DEFAULT_SECRET_NAME, secretManifest } from '../../tls/secret.js';
 import { EXIT, type CliIo, type Command } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const DEFAULT_OUT = 'certs';
 
@@ -115,7 +115,7 @@ export const certs: Command = async (argv: string[], io: CliIo): Promise<number>
   if (serving.limitedByCa) notes.push(`note: the serving certificate expires with its CA, sooner than the ${request.days} days asked`);
 
   if (request.secretName !== undefined) {
-    io.stdout(stringify(secretManifest({ name: request.secretName, namespace: request.namespace, caCert: ca.cert, cert: serving.cert, key: serving.key })));
+    io.stdout(toYaml(secretManifest({ name: request.secretName, namespace: request.namespace, caCert: ca.cert, cert: serving.cert, key: serving.key })));
     // stdout carries only the manifest, so it can be piped to kubectl.
     io.stderr(notes.map((n) => `${n}\n`).join(''));
     if (!request.ca) io.stderr('note: the new CA key was not kept; a renewal makes a new CA, so register again to update the caBundle\n');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTwoFilesPatch } from 'diff';
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { admit } from '../../core/admit.js';
 import { syntheticReview } from '../../core/review.js';
 import { statusDrift } from '../../core/status.js';
@@ -126,7 +126,7 @@ export function injectDocuments(sources: readonly Source[], context: CoreContext
   return results;
 }
 
-const toYaml = (value: unknown) => stringify(value, { lineWidth: 0 });
+import { toYaml } from '../yaml-output.js'; // YAML that kubectl (YAML 1.1) reads as we mean it
 
 export const inject: Command = async (argv, io) => {
   const { values } = parseArgs({

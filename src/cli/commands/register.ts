@@ -2,7 +2,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { V1Secret } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
@@ -21,6 +20,7 @@ import {
 import { generateCa, issueServingCertificate } from '../../tls/generate.js';
 import { secretManifest } from '../../tls/secret.js';
 import { EXIT, type CliIo, type Command } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const DEFAULT_CA_FILE = 'certs/ca.crt';
 const OUTPUTS = ['yaml', 'json'] as const;
@@ -119,7 +119,7 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
   if (values['dry-run']) {
     const caBundle = await readCa(values['ca-file'], true, io);
     const object = buildWebhookConfiguration({ ...options, caBundle });
-    io.stdout(output === 'json' ? `${JSON.stringify(object, null, 2)}\n` : stringify(object, { lineWidth: 0 }));
+    io.stdout(output === 'json' ? `${JSON.stringify(object, null, 2)}\n` : toYaml(object));
     return EXIT.OK;
   }
 

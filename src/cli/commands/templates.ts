@@ -1,11 +1,11 @@
 // `exporter-injector templates list|show NAME|validate [DIR]`: what the registry holds, and a
 // check of a template directory before it is mounted into the webhook.
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import type { ExporterTemplate } from '../../core/types.js';
 import { InjectorError } from '../../errors.js';
 import { BUILTIN_DIR, loadRegistry, readTemplateDir } from '../../registry/load.js';
 import { EXIT, type CliIo, type Command } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const HELP = `usage: exporter-injector templates <subcommand> [flags]
 
@@ -71,7 +71,7 @@ export const templates: Command = async (argv: string[], io: CliIo): Promise<num
       if (!t) {
         throw new InjectorError('EI_ERR_TEMPLATE_UNKNOWN', `templates show: no template named "${name}"; valid names: ${[...registry.templates.keys()].join(', ')}`);
       }
-      io.stdout(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : stringify(t, { lineWidth: 0 }));
+      io.stdout(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : toYaml(t));
       return EXIT.OK;
     }
     case 'validate': {
