@@ -22,12 +22,12 @@ const goYamlNonStrings: ScalarTag = {
 };
 
 /**
- * YAML 1.1 reads NEL, LS and PS (U+0085, U+2028, U+2029) as line breaks, which a quoted scalar
- * folds into a space, and a BOM (U+FEFF) may be dropped; YAML 1.2 reads all four as content, and
- * the yaml package writes them raw even inside double quotes. A string holding one is written
- * double-quoted with every such character escaped (JSON escapes are valid YAML 1.1 escapes).
+ * YAML 1.1 reads NEL, LS and PS (U+0085, U+2028, U+2029) as line breaks (kubectl then refuses the
+ * file, or folds the break into a space); YAML 1.2 reads them as content, and the yaml package
+ * writes them raw, even inside double quotes. A string holding one is written double-quoted with
+ * each of them escaped (JSON's \uXXXX escapes are valid YAML 1.1 escapes).
  */
-const YAML11_BREAKS = /[\u0085\u2028\u2029\ufeff]/;
+const YAML11_BREAKS = /[\u0085\u2028\u2029]/;
 const escapedBreaksString: ScalarTag = {
   tag: 'tag:yaml.org,2002:str',
   default: true,
@@ -35,18 +35,22 @@ const escapedBreaksString: ScalarTag = {
   resolve: (source: string) => source,
   stringify: (item) =>
     JSON.stringify(String(item.value)).replace(
-      /[\u0085\u2028\u2029\ufeff]/g,
+      /[\u0085\u2028\u2029]/g,
       (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
     ),
 };
+
+const MERGE_TAG = 'tag:yaml.org,2002:merge';
 
 /** YAML that means the same to kubectl (YAML 1.1) as to a YAML 1.2 reader: our object, exactly. */
 export function toYaml(value: unknown): string {
   return stringify(value, {
     version: '1.1',
     compat: 'core',
-    // First, so that it is chosen over the schema's string tag for the strings it identifies.
-    customTags: (tags) => [escapedBreaksString, ...tags, goYamlNonStrings],
+    // escapedBreaksString first, so that it is chosen over the schema's string tag for the strings
+    // it identifies. The YAML 1.1 schema's merge tag goes: it writes the *string* "<<" as a bare
+    // merge key; without it "<<" is an ordinary string, which goYamlNonStrings then quotes.
+    customTags: (tags) => [escapedBreaksString, ...tags.filter((t) => typeof t === 'string' || t.tag !== MERGE_TAG), goYamlNonStrings],
     lineWidth: 0,
   });
 }
