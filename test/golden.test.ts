@@ -3,26 +3,23 @@
 // Every YAML and JSON output is then decoded by kubectl itself, as a user's pipe would, and must
 // be exactly the objects we meant. (test/golden-server.test.ts runs the same cases through the webhook.)
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
 import { admit } from '../src/core/admit.js';
 import { syntheticReview } from '../src/core/review.js';
-import { loadCoreContext } from '../src/cli/core-context.js';
 import { injectDocuments, readManifests } from '../src/cli/commands/inject.js';
 import { podSites } from '../src/cli/workloads.js';
 import { main } from '../src/cli/main.js';
 import { toYaml } from '../src/cli/yaml-output.js';
-import { assertGolden, discoverCases } from './helpers/golden.js';
+import { assertGolden, caseContext, caseFlags, caseSettings, discoverCases, INJECT_DIR, INJECT_SUFFIXES } from './helpers/golden.js';
 import { fakeIo } from './helpers/fake-io.js';
 import { checkRestricted } from './helpers/pss.js';
 import { schemaProblems } from './helpers/k8s-schema.js';
 import { kubectlDecode } from './helpers/kubectl-discovery.js';
 
-// Relative to the checkout, so messages (which name the file) read the same in every clone.
-const DIR = relative(process.cwd(), new URL('./testdata/inject/', import.meta.url).pathname);
-const { cases, stale } = discoverCases(DIR, ['.injected', '.error', '.warnings']);
+const { cases, stale } = discoverCases(INJECT_DIR, INJECT_SUFFIXES);
+const DIR = INJECT_DIR;
 
 type Json = Record<string, unknown>;
 
@@ -69,25 +66,6 @@ async function assertKubectlReadsAsMeant(outputs: readonly PrintedOutput[], sepa
   });
 }
 
-interface CaseSettings {
-  sidecarMode?: 'native' | 'classic';
-  templates?: string;
-  namespace?: string;
-}
-
-function settingsOf(name: string): CaseSettings {
-  const file = join(DIR, `${name}.settings.yaml`);
-  return existsSync(file) ? (parse(readFileSync(file, 'utf8')) as CaseSettings) : {};
-}
-
-function cliFlags(s: CaseSettings): string[] {
-  return [
-    ...(s.sidecarMode ? ['--sidecar-mode', s.sidecarMode] : []),
-    ...(s.templates ? ['--templates', join(DIR, '..', s.templates)] : []),
-    ...(s.namespace ? ['-n', s.namespace] : []),
-  ];
-}
-
 describe('golden injection cases', () => {
   it('has at least 30 cases and no stale golden files', () => {
     assert.ok(cases.length >= 30, `only ${cases.length} cases`);
@@ -96,8 +74,8 @@ describe('golden injection cases', () => {
 
   for (const name of cases) {
     it(name, async () => {
-      const s = settingsOf(name);
-      const context = await loadCoreContext({ ...(s.templates ? { templates: join(DIR, '..', s.templates) } : {}), ...(s.sidecarMode ? { 'sidecar-mode': s.sidecarMode } : {}) });
+      const s = caseSettings(name);
+      const context = await caseContext(s);
       const file = join(DIR, `${name}.yaml`);
 
       // Through the core: each pod site admitted, the patch applied, the result compared.
@@ -134,7 +112,7 @@ describe('golden injection cases', () => {
 
       // Through the CLI: the same manifests, the same output, exit code 1 exactly when a pod is denied.
       const cli = fakeIo();
-      const code = await main(['inject', '-f', file, ...cliFlags(s)], cli.io);
+      const code = await main(['inject', '-f', file, ...caseFlags(s)], cli.io);
       assert.equal(cli.stdout(), injected, 'the CLI prints what the core produced');
       assert.equal(code, errors.length ? 1 : 0, `exit code; stderr: ${cli.stderr()}`);
       for (const r of results) {
@@ -145,7 +123,7 @@ describe('golden injection cases', () => {
       // -o json carries the same objects; both outputs go to kubectl below.
       const documents = sources.flatMap((src) => src.documents);
       const json = fakeIo();
-      await main(['inject', '-f', file, '-o', 'json', ...cliFlags(s)], json.io);
+      await main(['inject', '-f', file, '-o', 'json', ...caseFlags(s)], json.io);
       assert.deepEqual(objectsOf([JSON.parse(json.stdout())]), objectsOf(documents), '-o json prints the same objects');
       printedYaml.push({ label: `${name}.yaml.injected`, text: readFileSync(`${file}.injected`, 'utf8'), meant: objectsOf(documents) });
       printedJson.push({ label: `inject -f ${name}.yaml -o json`, text: json.stdout(), meant: objectsOf(documents) });
