@@ -1,13 +1,13 @@
-// The error catalog stays in step with the README's table, so every code a user meets is explained.
+// The error catalog stays in step with the table in docs/errors.md, so every code a user meets is explained.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ERROR_CODES } from '../src/errors.js';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const readme = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 
 describe('error catalog', () => {
-  it('documents every code in the README error table', () => {
+  it('documents every code in the docs/errors.md table', () => {
     const missing = Object.keys(ERROR_CODES).filter((code) => !readme.includes(`| \`${code}\` |`));
     assert.deepEqual(missing, []);
   });
