@@ -2,7 +2,7 @@
 // so two servers in one process (tests, the benchmark) do not share or clash on counters.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Outcome } from '../core/types.js';
-import { buildInfo } from './build-info.js';
+import { VERSION } from '../package-info.js';
 
 const PREFIX = 'exporter_injector_';
 
@@ -31,13 +31,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
   // dashboards and alerts query.
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
-  const build = buildInfo();
   new Gauge({
     name: `${PREFIX}build_info`,
     help: 'Always 1; the labels say which version of exporter-injector runs, on which Node.js.',
     labelNames: ['version', 'node_version'] as const,
     registers: [registry],
-  }).set({ version: build.version, node_version: build.nodeVersion }, 1);
+  }).set({ version: VERSION, node_version: process.version }, 1);
 
   const admissionTally = new Tally<'decision' | 'reason'>();
   const injectionTally = new Tally<'template'>();

@@ -16,7 +16,7 @@ import { parseOptIn } from '../../src/core/annotations.js';
 import { DEFAULT_CORE_SETTINGS } from '../../src/core/defaults.js';
 import { mutatePod } from '../../src/core/mutate.js';
 import { buildPatch, encodePatch, escapePointerToken } from '../../src/core/patch.js';
-import { syntheticReview } from '../../src/core/review.js';
+import { podShapeProblems, syntheticReview } from '../../src/core/review.js';
 import type { CoreSettings, Pod, Registry } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
 
@@ -38,6 +38,8 @@ const apply = (pod: Pod, patch: readonly Operation[]): unknown =>
  * patch and not only refusals).
  */
 function checkEquivalent(pod: Pod, registry: Registry, settings: CoreSettings, label: string): boolean {
+  // Documents the core refuses as unreadable (unquoted annotation values) never get a patch.
+  if (podShapeProblems(pod as Record<string, unknown>).length > 0) return false;
   const sent = structuredClone(pod);
   const optIn = parseOptIn(pod.metadata?.annotations);
   if (!optIn.optedIn) return false;

@@ -108,7 +108,7 @@ describe('serve never loads @kubernetes/client-node', () => {
       const detected = await detectDefaultSidecarMode(${JSON.stringify(inCluster())});
       if (detected?.mode !== 'classic') throw new Error('in-cluster version not read');
       const io = { stdout: () => {}, stderr: () => {}, readStdin: async () => '', env: {} };
-      await serve(['--dev', '--tls-cert', ${JSON.stringify(join(certs, 'tls.crt'))}, '--tls-key', ${JSON.stringify(join(certs, 'tls.key'))}, '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--log-level', 'error'], io);
+      await serve.run(['--dev', '--tls-cert', ${JSON.stringify(join(certs, 'tls.crt'))}, '--tls-key', ${JSON.stringify(join(certs, 'tls.key'))}, '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--log-level', 'error'], io);
       process.exit(0);
     `;
     const loaded = await loadedBy(code);
