@@ -23,10 +23,13 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 
 /** Escaped keys seen before (the same annotation keys come with every pod); bounded. */
 const escaped = new Map<string, string>();
+/** The caches keep short strings only, so what a pod sends cannot make them large. */
+const CACHED_LENGTH = 1024;
 
 /** One reference token of a JSON Pointer (RFC 6901): `~` first, so `/` -> `~1` is not re-escaped. */
 export function escapePointerToken(key: string): string {
   if (key.indexOf('/') === -1 && key.indexOf('~') === -1) return key;
+  if (key.length > CACHED_LENGTH) return key.replaceAll('~', '~0').replaceAll('/', '~1');
   let token = escaped.get(key);
   if (token === undefined) {
     if (escaped.size >= 1000) escaped.clear();
@@ -54,17 +57,18 @@ function diff(path: string, before: unknown, after: unknown, ops: PatchOperation
 }
 
 function diffObjects(path: string, before: JsonObject, after: JsonObject, ops: PatchOperation[]): void {
-  // A key whose value is undefined is absent in JSON: never sent, never added.
+  // Most keys are shared with the original, so an identical value skips a key before any other
+  // check. That needs no own-property test: values here are JSON data (or frozen renderings),
+  // never equal to what a plain object inherits. A key whose value is undefined is absent in JSON.
   for (const key of Object.keys(before)) {
-    if (before[key] !== undefined && (!Object.hasOwn(after, key) || after[key] === undefined)) {
-      ops.push({ op: 'remove', path: `${path}/${escapePointerToken(key)}` });
-    }
+    const previous = before[key];
+    if (previous === after[key] || previous === undefined) continue;
+    if (!Object.hasOwn(after, key) || after[key] === undefined) ops.push({ op: 'remove', path: `${path}/${escapePointerToken(key)}` });
   }
   for (const key of Object.keys(after)) {
     const value = after[key];
     const previous = before[key];
-    // Most keys are shared with the original: skip them before building a path.
-    if (value === undefined || (value === previous && Object.hasOwn(before, key))) continue;
+    if (value === previous || value === undefined) continue;
     const at = `${path}/${escapePointerToken(key)}`;
     if (!Object.hasOwn(before, key) || previous === undefined) ops.push({ op: 'add', path: at, value });
     else diff(at, previous, value, ops);
@@ -106,7 +110,21 @@ function isDeepFrozen(value: object): boolean {
   return true;
 }
 
+/** JSON text of strings seen before (pointer paths, the status annotation's value); bounded. */
+const stringJson = new Map<string, string>();
+
+function jsonString(text: string): string {
+  if (text.length > CACHED_LENGTH) return JSON.stringify(text);
+  let json = stringJson.get(text);
+  if (json === undefined) {
+    if (stringJson.size >= 1000) stringJson.clear();
+    stringJson.set(text, (json = JSON.stringify(text)));
+  }
+  return json;
+}
+
 function valueJson(value: unknown): string {
+  if (typeof value === 'string') return jsonString(value);
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
   const known = fragments.get(value);
   if (known !== undefined) return known;
@@ -122,7 +140,7 @@ export function encodePatch(ops: readonly PatchOperation[]): string {
   let json = '[';
   for (let i = 0; i < ops.length; i += 1) {
     const op = ops[i]!;
-    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${JSON.stringify(op.path)}${op.op === 'remove' ? '' : `,"value":${valueJson(op.value)}`}}`;
+    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${jsonString(op.path)}${op.op === 'remove' ? '' : `,"value":${valueJson(op.value)}`}}`;
   }
   return Buffer.from(`${json}]`).toString('base64');
 }
