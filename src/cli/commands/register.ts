@@ -1,4 +1,5 @@
-// `exporter-injector register` / `unregister`: create-or-update or delete the MutatingWebhookConfiguration.
+// `exporter-injector register` / `unregister`: create-or-update or delete the admission objects: the
+// MutatingWebhookConfiguration and the final-state ValidatingAdmissionPolicy with its binding.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { V1Secret } from '@kubernetes/client-node';
@@ -6,16 +7,19 @@ import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
-import { registerWebhook, unregisterWebhook, type RegisterResult } from '../../kube/register.js';
+import { desiredAdmissionObjects, MATCH_CONDITIONS_SINCE, VALIDATING_POLICY_SINCE, type KubeVersion } from '../../kube/admission-objects.js';
+import { readClusterVersion } from '../../kube/cluster-version.js';
+import { registerAdmission, unregisterAdmission, type ObjectResult } from '../../kube/register.js';
 import { ensureTlsSecret } from '../../kube/tls-secret.js';
 import {
   FAILURE_POLICIES,
   LABEL_GATE_KEY,
   TIMEOUT_RANGE,
+  VALIDATION_ACTIONS,
   WEBHOOK_DEFAULTS,
-  buildWebhookConfiguration,
   resolveWebhookOptions,
-  type FailurePolicy,
+  type FailurePolicyOption,
+  type ValidationAction,
   type WebhookOptions,
 } from '../../kube/webhook-config.js';
 import { generateCa, issueServingCertificate } from '../../tls/generate.js';
@@ -27,42 +31,56 @@ const OUTPUTS = ['yaml', 'json'] as const;
 
 const CLUSTER_FLAGS = `  --kubeconfig FILE        kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else in-cluster)
   --context NAME           context of that kubeconfig (default: its current context)
-  --name NAME              name of the MutatingWebhookConfiguration (default ${WEBHOOK_DEFAULTS.name})`;
+  --name NAME              name of the MutatingWebhookConfiguration, and stem of the policy's name
+                           (default ${WEBHOOK_DEFAULTS.name})`;
 
 const REGISTER_HELP = `usage: exporter-injector register [flags]
 
-Creates the MutatingWebhookConfiguration, or updates it: our webhook (inject.exporter-injector.io) and our
-labels are set, everything else on the object (annotations, other labels, other webhooks) is kept. An update
-that races another writer (HTTP 409) is re-read and retried. Prints what changed.
+Creates or updates the admission objects the cluster's version accepts (docs/admission.md):
+  Kubernetes >= ${MATCH_CONDITIONS_SINCE.major}.${MATCH_CONDITIONS_SINCE.minor}: the MutatingWebhookConfiguration with two webhooks (one per pod policy) whose
+                  matchConditions send only opted-in pods, never mirror pods;
+  Kubernetes >= ${VALIDATING_POLICY_SINCE.major}.${VALIDATING_POLICY_SINCE.minor}: also the ValidatingAdmissionPolicy NAME-final-state and its binding, which flag an
+                  opted-in pod admitted without the exporter-injector.io/status annotation;
+  older:          one webhook, failurePolicy Ignore, every pod in scope is sent (a warning says so).
+In the configuration, our webhooks and our labels are set; everything else on it (annotations, other labels,
+other webhooks) is kept. An update that races another writer (HTTP 409) is re-read and retried. Prints what
+changed, or "unchanged" for each object.
 
-Defaults: pods, CREATE only; failurePolicy Ignore; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded;
-sideEffects None; namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.
+Defaults: pods, CREATE only; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded; sideEffects None;
+namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.
 
 flags:
   --service NAME           Service in front of the webhook (default ${WEBHOOK_DEFAULTS.service})
   --namespace NAME         its namespace, also excluded from injection (default ${WEBHOOK_DEFAULTS.namespace})
   --path PATH              URL path serve answers on (default ${WEBHOOK_DEFAULTS.path})
   --port N                 Service port (default ${WEBHOOK_DEFAULTS.port})
-  --failure-policy POLICY  ${FAILURE_POLICIES.join(' | ')}: what the API server does when the webhook fails (default ${WEBHOOK_DEFAULTS.failurePolicy})
+  --failure-policy POLICY  when the webhook cannot answer (default ${WEBHOOK_DEFAULTS.failurePolicy}):
+                           PerPod: pods with policy required wait (Fail), policy optional are created
+                           without the exporter (Ignore); Ignore or Fail: the same for every pod
+  --validation-action A    ${VALIDATION_ACTIONS.join(' | ')}: what the final-state policy does with an opted-in pod that was not
+                           injected; both also write an audit annotation (default ${WEBHOOK_DEFAULTS.validationAction})
   --timeout SECONDS        ${TIMEOUT_RANGE.min}..${TIMEOUT_RANGE.max} (default ${WEBHOOK_DEFAULTS.timeoutSeconds})
-  --label-gate             send only pods labelled ${LABEL_GATE_KEY}: "true" (large clusters)
+  --label-gate             send only pods labelled ${LABEL_GATE_KEY}: "true" (clusters without matchConditions)
   --ca-file FILE           PEM CA the API server trusts for the webhook (default ${DEFAULT_CA_FILE})
   --ensure-secret NAME     create the kubernetes.io/tls Secret NAME in --namespace if missing (new CA and
                            serving certificate) and register with its ca.crt, instead of --ca-file
 ${CLUSTER_FLAGS}
-  --dry-run                print the object instead of sending it; needs no cluster
-  -o, --output FORMAT      with --dry-run: ${OUTPUTS.join(' | ')} (default yaml)
+  --dry-run                print the objects instead of sending them; needs no cluster
+  --kube-version X.Y       with --dry-run: print the shape for that Kubernetes version (default: the newest)
+  -o, --output FORMAT      with --dry-run: ${OUTPUTS.join(' | ')} (default yaml; json prints a v1 List)
   -h, --help               show this help
 
 examples:
   exporter-injector register --dry-run -o yaml
-  exporter-injector register --ca-file certs/ca.crt --label-gate
+  exporter-injector register --dry-run --kube-version 1.27 --label-gate
+  exporter-injector register --ca-file certs/ca.crt --failure-policy Ignore
   exporter-injector register --ensure-secret exporter-injector-tls     # what the self-managed Job runs
 `;
 
 const UNREGISTER_HELP = `usage: exporter-injector unregister [flags]
 
-Deletes the MutatingWebhookConfiguration. Already absent is not an error (exit 0).
+Deletes the ValidatingAdmissionPolicyBinding and ValidatingAdmissionPolicy NAME-final-state and the
+MutatingWebhookConfiguration NAME. Already absent is not an error (exit 0).
 
 flags:
 ${CLUSTER_FLAGS}
@@ -83,6 +101,8 @@ const REGISTER_OPTIONS = {
   path: { type: 'string' },
   port: { type: 'string' },
   'failure-policy': { type: 'string' },
+  'validation-action': { type: 'string' },
+  'kube-version': { type: 'string' },
   timeout: { type: 'string' },
   'label-gate': { type: 'boolean' },
   'ca-file': { type: 'string' },
@@ -116,10 +136,16 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
   const options = resolveWebhookOptions(webhookOptions(values));
   const credentials = { kubeconfig: values.kubeconfig, context: values.context, env: io.env };
 
+  const kubeVersion = parseKubeVersion(values['kube-version']);
+  if (kubeVersion !== undefined && !values['dry-run']) {
+    throw new InjectorError('EI_ERR_USAGE', '--kube-version picks the shape for --dry-run; without --dry-run register reads the version from the API server');
+  }
+
   if (values['dry-run']) {
     const caBundle = await readCa(values['ca-file'], true, io);
-    const object = buildWebhookConfiguration({ ...options, caBundle });
-    io.stdout(output === 'json' ? `${JSON.stringify(object, null, 2)}\n` : stringify(object, { lineWidth: 0 }));
+    const desired = desiredAdmissionObjects({ ...options, caBundle }, kubeVersion);
+    for (const notice of desired.notices) io.stderr(`note: ${notice}\n`);
+    io.stdout(output === 'json' ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: desired.objects }, null, 2)}\n` : desired.objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
     return EXIT.OK;
   }
 
@@ -132,8 +158,11 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
   } else {
     caBundle = await readCa(values['ca-file'], false, io);
   }
-  const result = await registerWebhook(kc, buildWebhookConfiguration({ ...options, caBundle }));
-  io.stdout(describeResult(result, serverOf(kc)));
+  const version = await readClusterVersion(kc);
+  const registration = await registerAdmission(kc, { ...options, caBundle }, version);
+  for (const notice of registration.notices) io.stderr(`warning: ${notice}\n`);
+  io.stdout(registration.results.map((r) => describeResult(r, serverOf(kc))).join(''));
+  if (registration.results.every((r) => r.action === 'unchanged')) io.stdout(`nothing changed (Kubernetes ${version.gitVersion})\n`);
   return EXIT.OK;
 };
 
@@ -145,12 +174,9 @@ export const unregister: Command = async (argv: string[], io: CliIo): Promise<nu
   }
   const name = values.name ?? WEBHOOK_DEFAULTS.name;
   const kc = requireKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
-  const result = await unregisterWebhook(kc, name);
-  io.stdout(
-    result.action === 'deleted'
-      ? `mutatingwebhookconfiguration/${name} deleted\n`
-      : `mutatingwebhookconfiguration/${name} not found at ${serverOf(kc)}; nothing to delete\n`,
-  );
+  for (const result of await unregisterAdmission(kc, name)) {
+    io.stdout(result.action === 'deleted' ? `${result.ref} deleted\n` : `${result.ref} not found at ${serverOf(kc)}; nothing to delete\n`);
+  }
   return EXIT.OK;
 };
 
@@ -167,16 +193,29 @@ function webhookOptions(values: ReturnType<typeof parse<typeof REGISTER_OPTIONS>
   if (failurePolicy !== undefined && !(FAILURE_POLICIES as readonly string[]).includes(failurePolicy)) {
     throw new InjectorError('EI_ERR_USAGE', `--failure-policy "${failurePolicy}" is invalid; valid: ${FAILURE_POLICIES.join(', ')}`);
   }
+  const validationAction = values['validation-action'];
+  if (validationAction !== undefined && !(VALIDATION_ACTIONS as readonly string[]).includes(validationAction)) {
+    throw new InjectorError('EI_ERR_USAGE', `--validation-action "${validationAction}" is invalid; valid: ${VALIDATION_ACTIONS.join(', ')}`);
+  }
   return {
     name: values.name,
     service: values.service,
     namespace: values.namespace,
     path: values.path,
     port: integer(values.port, '--port', 1, 65535),
-    failurePolicy: failurePolicy as FailurePolicy | undefined,
+    failurePolicy: failurePolicy as FailurePolicyOption | undefined,
+    validationAction: validationAction as ValidationAction | undefined,
     timeoutSeconds: integer(values.timeout, '--timeout', TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     labelGate: values['label-gate'],
   };
+}
+
+/** `1.27`, `v1.30.4`: the major.minor the dry-run builds for. */
+function parseKubeVersion(raw: string | undefined): KubeVersion | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^v?(\d+)\.(\d+)(\.\d+)?$/.exec(raw);
+  if (!m) throw new InjectorError('EI_ERR_USAGE', `--kube-version "${raw}" is invalid; valid: a Kubernetes version such as 1.27 or v1.30.4`);
+  return { major: Number(m[1]), minor: Number(m[2]) };
 }
 
 function integer(raw: string | undefined, flag: string, min: number, max: number): number | undefined {
@@ -219,9 +258,7 @@ function newTlsSecret({ service, namespace }: WebhookOptions, name: string): V1S
   return secretManifest({ name, namespace, caCert: ca.cert, cert: serving.cert, key: serving.key });
 }
 
-function describeResult(result: RegisterResult, server: string): string {
-  const ref = `mutatingwebhookconfiguration/${result.name}`;
-  if (result.action === 'created') return `${ref} created at ${server}\n`;
-  if (result.action === 'unchanged') return `${ref} unchanged at ${server}\n`;
-  return `${ref} updated at ${server}:\n${result.changes.map((c) => `  ${c}\n`).join('')}`;
+function describeResult(result: ObjectResult, server: string): string {
+  if (result.action === 'updated') return `${result.ref} updated at ${server}:\n${result.changes.map((c) => `  ${c}\n`).join('')}`;
+  return `${result.ref} ${result.action} at ${server}\n`;
 }
