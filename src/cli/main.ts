@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   templates: { summary: 'list, show or validate exporter templates', load: async () => (await import('./commands/templates.js')).templates },
   certs: { summary: 'create a CA and a serving certificate (files or a Secret manifest)', load: async () => (await import('./commands/certs.js')).certs },
   register: { summary: 'create or update the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).register },
+  install: { summary: 'print the whole install for a namespace and name (kubectl apply -f -)', load: async () => (await import('./commands/install.js')).install },
   unregister: { summary: 'delete the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).unregister },
 };
 

@@ -44,7 +44,7 @@ export const HAS_STATUS = hasAnnotation(ANNOTATION.status);
 
 /** Names of the match conditions (qualified names: they appear in API server errors and audit logs). */
 export const CONDITION_NAMES = Object.freeze({
-  optedIn: 'exporter-injector-opted-in',
+  optedIn: 'opted-in',
   notMirrorPod: 'not-a-mirror-pod',
   policy: (policy: Policy): string => `policy-${policy}`,
 });

@@ -1,5 +1,6 @@
 // kube edge: every admission object `register` writes (and `install` prints, and `check` compares) for a
 // cluster version, with the notices that explain what a version does not get. Pure: no I/O.
+import { InjectorError } from '../errors.js';
 import type { V1MutatingWebhookConfiguration, V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node';
 import { buildFinalStatePolicy, buildFinalStatePolicyBinding } from './final-state-policy.js';
 import { buildWebhookConfiguration, LABEL_GATE_KEY, resolveWebhookOptions, type WebhookOptions, type WebhookShape } from './webhook-config.js';
@@ -24,6 +25,14 @@ export interface AdmissionObjects {
   readonly objects: readonly (V1MutatingWebhookConfiguration | V1ValidatingAdmissionPolicy | V1ValidatingAdmissionPolicyBinding)[];
   /** What this cluster version does not get and what that means, one sentence each (for stderr). */
   readonly notices: readonly string[];
+}
+
+/** `1.27`, `v1.30.4` (a --kube-version flag) as major.minor; undefined stays undefined. Throws EI_ERR_USAGE naming `flag`. */
+export function parseKubeVersion(raw: string | undefined, flag = '--kube-version'): KubeVersion | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^v?(\d+)\.(\d+)(\.\d+)?$/.exec(raw);
+  if (!m) throw new InjectorError('EI_ERR_USAGE', `${flag} "${raw}" is invalid; valid: a Kubernetes version such as 1.27 or v1.30.4`);
+  return { major: Number(m[1]), minor: Number(m[2]) };
 }
 
 export function atLeast(version: KubeVersion, since: KubeVersion): boolean {

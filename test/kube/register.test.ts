@@ -99,7 +99,7 @@ describe('registerWebhook / unregisterWebhook against the API server stand-in', 
     const result = await registerWebhook(kc, desired);
     assert.equal(result.action, 'updated');
     assert.equal(result.changes.length, 2);
-    assert.match(result.changes[0] ?? '', new RegExp(`^webhooks\\[${REQUIRED.replace(/\./g, '\\.')}\\]\\.matchConditions: \\[.*"not-system".*\\] -> \\[\\{"name":"exporter-injector-opted-in"`));
+    assert.match(result.changes[0] ?? '', new RegExp(`^webhooks\\[${REQUIRED.replace(/\./g, '\\.')}\\]\\.matchConditions: \\[.*"not-system".*\\] -> \\[\\{"name":"opted-in"`));
     assert.equal(result.changes[1], `webhooks[${REQUIRED}].timeoutSeconds: 20 -> 5`);
     assert.deepEqual(fake.mwc(NAME)?.webhooks[0].matchConditions, JSON.parse(JSON.stringify(desired.webhooks?.[0]?.matchConditions)));
   });

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
-import { desiredAdmissionObjects, MATCH_CONDITIONS_SINCE, VALIDATING_POLICY_SINCE, type KubeVersion } from '../../kube/admission-objects.js';
+import { desiredAdmissionObjects, MATCH_CONDITIONS_SINCE, parseKubeVersion, VALIDATING_POLICY_SINCE } from '../../kube/admission-objects.js';
 import { readClusterVersion } from '../../kube/cluster-version.js';
 import { registerAdmission, unregisterAdmission, type ObjectResult } from '../../kube/register.js';
 import { ensureTlsSecret } from '../../kube/tls-secret.js';
@@ -208,14 +208,6 @@ function webhookOptions(values: ReturnType<typeof parse<typeof REGISTER_OPTIONS>
     timeoutSeconds: integer(values.timeout, '--timeout', TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     labelGate: values['label-gate'],
   };
-}
-
-/** `1.27`, `v1.30.4`: the major.minor the dry-run builds for. */
-function parseKubeVersion(raw: string | undefined): KubeVersion | undefined {
-  if (raw === undefined) return undefined;
-  const m = /^v?(\d+)\.(\d+)(\.\d+)?$/.exec(raw);
-  if (!m) throw new InjectorError('EI_ERR_USAGE', `--kube-version "${raw}" is invalid; valid: a Kubernetes version such as 1.27 or v1.30.4`);
-  return { major: Number(m[1]), minor: Number(m[2]) };
 }
 
 function integer(raw: string | undefined, flag: string, min: number, max: number): number | undefined {
