@@ -27,8 +27,9 @@ export function buildFinalStatePolicy(options: WebhookOptions): V1ValidatingAdmi
     kind: 'ValidatingAdmissionPolicy',
     metadata: { name: finalStatePolicyName(options.name), labels: { ...CONFIG_LABELS } },
     spec: {
-      // Warn: an evaluation error must not stop a pod either; Deny: a pod that cannot be checked is refused.
-      failurePolicy: options.validationAction === 'Deny' ? 'Fail' : 'Ignore',
+      // Fail: an evaluation error is then reported through the binding's actions (a warning under Warn, a denial
+      // under Deny) instead of being dropped, which is what Ignore does with it.
+      failurePolicy: 'Fail',
       // The same pods the webhooks are sent: CREATE of pods outside the excluded namespaces, opted in.
       matchConstraints: {
         resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
