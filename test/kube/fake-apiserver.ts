@@ -2,8 +2,10 @@
 // check use, answering with the real status codes and Status JSON shapes (NotFound, AlreadyExists,
 // Conflict on a stale resourceVersion, Invalid), and recording every request for assertions.
 // It plays the version it reports: below 1.28 (or with the AdmissionWebhookMatchConditions gate off) it drops
-// webhooks' matchConditions silently, as a real server prunes a field it does not serve (fieldValidation
-// defaults to Warn, and client-node does not ask for Strict); below 1.30 it has no ValidatingAdmissionPolicy v1.
+// webhooks' matchConditions and still answers 201/200, as a real server does: 1.27 knows the alpha field but
+// clears it while its gate is off, older servers drop it as an unknown field (fieldValidation defaults to Warn
+// and client-node does not ask for Strict; the warning header is all the client gets). Below 1.30 it has no
+// ValidatingAdmissionPolicy v1 (404 for the whole path).
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
