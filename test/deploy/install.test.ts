@@ -9,7 +9,10 @@ import { desiredAdmissionObjects } from '../../src/kube/admission-objects.js';
 import { serviceDnsNames } from '../../src/tls/generate.js';
 import { fakeIo } from '../helpers/fake-io.js';
 import { checkRestricted } from '../helpers/pss.js';
-import { CUSTOM_KINDS, find, findAll, gvk, schemaProblems, selects, type Obj } from './manifests.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CUSTOM_KINDS, find, findAll, gvk, kustomize, schemaProblems, selects, type Obj } from './manifests.js';
 
 const NS = 'team-metrics';
 const NAME = 'ei-canary';
@@ -168,6 +171,26 @@ for (const source of ['cert-manager', 'self-managed'] as const) {
     }
   });
 }
+
+describe('kubectl reads what install and register print', () => {
+  for (const command of [['install', '-n', NS, '--name', NAME, '--self-managed', '--monitoring'], ['register', '--dry-run', '--ca-file', join(import.meta.dirname, '..', 'testdata', 'webhook', 'ca.crt')]]) {
+    it(`${command.slice(0, 2).join(' ')}: kubectl kustomize parses the YAML into the same objects`, async () => {
+      const { io, stdout, stderr } = fakeIo();
+      assert.equal(await main(command, io), 0, stderr());
+      const dir = mkdtempSync(join(tmpdir(), 'ei-install-'));
+      try {
+        writeFileSync(join(dir, 'printed.yaml'), stdout());
+        writeFileSync(join(dir, 'kustomization.yaml'), 'resources:\n  - printed.yaml\n');
+        const read = kustomize(dir);
+        const printed = parseAllDocuments(stdout()).map((d) => d.toJS() as Obj);
+        const key = (o: Obj) => `${o.kind}/${o.metadata.name}`;
+        assert.deepEqual(new Map(read.map((o) => [key(o), o])), new Map(printed.map((o) => [key(o), o])));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
 
 describe('install flags', () => {
   it('--kube-version 1.27 prints the legacy webhook, no policy, and says why on stderr; --existing-namespace prints no Namespace', async () => {
