@@ -13,7 +13,8 @@ import { loadCoreContext, type CoreContext } from '../../src/cli/core-context.js
 import { podSites } from '../../src/cli/workloads.js';
 import { admit } from '../../src/core/admit.js';
 import { parseOptIn } from '../../src/core/annotations.js';
-import { syntheticReview } from '../../src/core/review.js';
+import { decodeReview, podOf, syntheticReview } from '../../src/core/review.js';
+import { isInjectorError } from '../../src/errors.js';
 import type { Pod } from '../../src/core/types.js';
 import { HAS_STATUS, NOT_MIRROR_POD, OPTED_IN, POLICY_OPTIONAL, POLICY_REQUIRED } from '../../src/kube/admission-cel.js';
 import { desiredAdmissionObjects } from '../../src/kube/admission-objects.js';
@@ -30,7 +31,11 @@ interface CorpusPod {
   readonly pod: Pod;
 }
 
-/** Every pod (bare or in a workload's template) of every YAML file in `dir`. */
+/**
+ * Every pod (bare or in a workload's template) of every YAML file in `dir` that the API server would accept:
+ * a manifest the core refuses as not a valid Pod (a golden case with a number as an annotation value) is
+ * rejected by the API server's decoding before any admission, so no condition ever sees it.
+ */
 function podsOfDir(dir: string): CorpusPod[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
@@ -39,7 +44,16 @@ function podsOfDir(dir: string): CorpusPod[] {
       parseAllDocuments(readFileSync(join(dir, file), 'utf8')).flatMap((doc) =>
         podSites(doc.toJS(), NAMESPACE).map((site) => ({ label: `${file}: ${site.label}`, pod: site.pod })),
       ),
-    );
+    )
+    .filter(({ pod }) => {
+      try {
+        podOf(decodeReview(syntheticReview(structuredClone(pod), NAMESPACE)));
+        return true;
+      } catch (e) {
+        if (isInjectorError(e, 'EI_ERR_REVIEW_OBJECT')) return false;
+        throw e;
+      }
+    });
 }
 
 /** The corpus file: hand-written pods with tricky annotations (see its header). */
