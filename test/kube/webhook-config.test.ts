@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { stringify } from 'yaml';
+import { toYaml } from '../../src/cli/yaml-output.js';
 import { isInjectorError } from '../../src/errors.js';
 import { desiredAdmissionObjects, webhookShapeFor, type KubeVersion } from '../../src/kube/admission-objects.js';
 import { finalStatePolicyName } from '../../src/kube/final-state-policy.js';
@@ -28,7 +28,7 @@ describe('desiredAdmissionObjects', () => {
     it(`matches golden ${name}.yaml, and every object passes the Kubernetes schema with no unknown field`, () => {
       const { objects } = desiredAdmissionObjects(options, version);
       for (const o of objects) assert.deepEqual(schemaProblems(JSON.parse(JSON.stringify(o))), [], `${o.kind}/${o.metadata?.name}`);
-      assertGolden(join(DIR, `${name}.yaml`), objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+      assertGolden(join(DIR, `${name}.yaml`), objects.map((o) => toYaml(o)).join('---\n'));
     });
   }
 

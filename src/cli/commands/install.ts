@@ -1,5 +1,4 @@
 // `exporter-injector install`: prints the whole install for a namespace and release name, for kubectl apply -f -.
-import { stringify } from 'yaml';
 import { InjectorError } from '../../errors.js';
 import { parseKubeVersion } from '../../kube/admission-objects.js';
 import { INSTALL_DEFAULTS, installObjects } from '../../kube/install.js';
@@ -7,6 +6,7 @@ import { FAILURE_POLICIES, VALIDATION_ACTIONS } from '../../kube/webhook-config.
 import type { CommandSpec } from '../../config/flags.js';
 import { defineCommand } from '../command.js';
 import { EXIT } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const OUTPUTS = ['yaml', 'json'] as const;
 
@@ -68,7 +68,7 @@ export const install = defineCommand(INSTALL_SPEC, async ({ values }, io) => {
   io.stdout(
     (values.output ?? 'yaml') === 'json'
       ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: result.objects }, null, 2)}\n`
-      : result.objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'),
+      : result.objects.map((o) => toYaml(o)).join('---\n'),
   );
   return EXIT.OK;
 });

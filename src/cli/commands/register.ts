@@ -2,7 +2,6 @@
 // MutatingWebhookConfiguration and the final-state ValidatingAdmissionPolicy with its binding.
 import { readFile } from 'node:fs/promises';
 import type { V1Secret } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
@@ -25,6 +24,7 @@ import { secretManifest } from '../../tls/secret.js';
 import { type CommandSpec, type Flags, type FlagValues } from '../../config/flags.js';
 import { defineCommand } from '../command.js';
 import { EXIT, type CliIo } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const DEFAULT_CA_FILE = 'certs/ca.crt';
 const OUTPUTS = ['yaml', 'json'] as const;
@@ -137,7 +137,7 @@ export const register = defineCommand(REGISTER_SPEC, async ({ values }, io) => {
     io.stdout(
       output === 'json'
         ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: desired.objects }, null, 2)}\n`
-        : desired.objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'),
+        : desired.objects.map((o) => toYaml(o)).join('---\n'),
     );
     return EXIT.OK;
   }
