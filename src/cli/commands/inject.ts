@@ -14,7 +14,7 @@ import type { Outcome, Pod } from '../../core/types.js';
 import { EXIT, InjectorError } from '../../errors.js';
 import { CORE_FLAGS, loadCoreContext, type CoreContext } from '../core-context.js';
 import { defineCommand } from '../command.js';
-import { describeFsError, readInput, STDIN, type CliIo } from '../io.js';
+import { describeFsError, inputName, readInput, STDIN, type CliIo } from '../io.js';
 import { misplacedOptIn, podSites } from '../workloads.js';
 
 const OUTPUTS = ['yaml', 'json', 'patch', 'diff'] as const;
@@ -88,8 +88,6 @@ export interface Source {
   readonly documents: Document[];
 }
 
-const displayName = (path: string): string => (path === STDIN ? '<stdin>' : path);
-
 async function expand(path: string, inputErrors: string[]): Promise<string[]> {
   if (path === STDIN) return [STDIN];
   let info;
@@ -125,7 +123,7 @@ export async function readManifests(paths: readonly string[], io: CliIo): Promis
       inputErrors.push(e instanceof Error ? e.message : String(e));
       continue;
     }
-    const name = displayName(file);
+    const name = inputName(file);
     const documents: Document[] = [];
     parseAllDocuments(text, { uniqueKeys: true }).forEach((doc, i) => {
       const where = `${name} (document ${i + 1})`;
