@@ -123,7 +123,8 @@ export const CASES: readonly Case[] = [
     exporter: { package: 'prometheus-mysqld-exporter', binary: '/usr/bin/prometheus-mysqld-exporter', homepage: /github\.com\/prometheus\/mysqld_exporter/ },
     serverPackage: 'mariadb-server',
     ports: [3306],
-    health: (s) => `mysql_up{${s}}`,
+    // Every collector succeeded too: a missing grant shows as mysql_exporter_last_scrape_error 1.
+    health: (s) => `mysql_up{${s}} * on() (1 - mysql_exporter_last_scrape_error{${s}})`,
     gap: {
       difference:
         'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both, and the template schema has no Secret file mount',

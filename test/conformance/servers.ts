@@ -120,13 +120,15 @@ export async function startMariadb(ws: Workspace, port: number, user: string, pa
     '--skip-log-bin',
     '--innodb-buffer-pool-size=16M',
   ]);
-  // The grants and connection limit the mysqld_exporter README recommends.
-  const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}' WITH MAX_USER_CONNECTIONS 3; GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '${user}'@'127.0.0.1';`;
+  // The grants and connection limit the mysqld_exporter README recommends, plus SLAVE MONITOR:
+  // since MariaDB 10.5.9 REPLICATION CLIENT no longer allows SHOW SLAVE STATUS, which the default
+  // slave_status collector runs (without it mysql_exporter_last_scrape_error is 1).
+  const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}' WITH MAX_USER_CONNECTIONS 3; GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO '${user}'@'127.0.0.1';`;
   await stopOnFailure(proc, async () => {
     await waitForPort(port, proc, 60_000);
     await retry('create the exporter user', 20_000, () => runOk('mariadb', 'mariadb', ['--no-defaults', '-S', socket, '-u', 'root', '-e', sql], 10_000));
   });
-  return { port, summary: `MariaDB on 127.0.0.1:${port}, user ${user} with PROCESS, REPLICATION CLIENT, SELECT`, stop: serverStop(proc) };
+  return { port, summary: `MariaDB on 127.0.0.1:${port}, user ${user} with PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT`, stop: serverStop(proc) };
 }
 
 export async function startNginx(ws: Workspace, port: number): Promise<Server> {
