@@ -5,7 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { admit } from '../../core/admit.js';
 import { ANNOTATION } from '../../core/annotations.js';
 import { podShapeProblems, syntheticReview } from '../../core/review.js';
@@ -16,6 +16,7 @@ import { CORE_FLAGS, loadCoreContext, type CoreContext } from '../core-context.j
 import { defineCommand } from '../command.js';
 import { describeFsError, inputName, readInput, STDIN, type CliIo } from '../io.js';
 import { misplacedOptIn, podSites } from '../workloads.js';
+import { toYaml } from '../yaml-output.js'; // YAML that kubectl (YAML 1.1) reads as we mean it
 
 const OUTPUTS = ['yaml', 'json', 'patch', 'diff'] as const;
 
@@ -226,8 +227,6 @@ function explainRecord(r: Result): Record<string, unknown> {
     patchOperations: o.patchOperations,
   };
 }
-
-const toYaml = (value: unknown): string => stringify(value, { lineWidth: 0 });
 
 function render(output: (typeof OUTPUTS)[number], sources: readonly Source[], originals: readonly string[][], results: readonly Result[]): string {
   switch (output) {
