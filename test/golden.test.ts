@@ -133,11 +133,14 @@ describe('golden injection cases', () => {
       const json = fakeIo();
       await main(['inject', '-f', file, '-o', 'json', ...caseFlags(s)], json.io);
       assert.deepEqual(objectsOf([JSON.parse(json.stdout())]), objectsOf(documents), '-o json prints the same objects');
-      // A document reported as unreadable is passed through as the user wrote it (nothing is lost), so
-      // kubectl refuses it as it refuses the source; only cases without input errors go to kubectl.
-      if (inputErrors.length > 0) return;
-      printedYaml.push({ label: `${name}.yaml.injected`, text: readFileSync(`${file}.injected`, 'utf8'), meant: objectsOf(documents) });
-      printedJson.push({ label: `inject -f ${name}.yaml -o json`, text: json.stdout(), meant: objectsOf(documents) });
+      if (inputErrors.length > 0) {
+        // Documents with input errors pass through as they were, so kubectl refuses our output as it
+        // refuses the input: the output holds nothing kubectl could be asked to read as meant.
+        await assert.rejects(kubectlDecode(readFileSync(file, 'utf8')), `kubectl refuses ${name}.yaml too`);
+      } else {
+        printedYaml.push({ label: `${name}.yaml.injected`, text: readFileSync(`${file}.injected`, 'utf8'), meant: objectsOf(documents) });
+        printedJson.push({ label: `inject -f ${name}.yaml -o json`, text: json.stdout(), meant: objectsOf(documents) });
+      }
     });
   }
 

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { SidecarMode } from '../core/types.js';
 import { InjectorError } from '../errors.js';
 import { kubeconfigFiles, SERVICE_ACCOUNT_TOKEN, type CredentialOptions } from './credential-sources.js';
@@ -48,8 +49,12 @@ export interface VersionEndpoint {
   readonly options: RequestOptions & { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
 }
 
-/** GET /version; throws EI_ERR_KUBE_API when the call fails or the answer has no version in it. */
-export async function readClusterVersion(endpoint: VersionEndpoint, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ClusterVersion> {
+/**
+ * GET /version, from an endpoint or through a KubeConfig the caller already loaded (register);
+ * throws EI_ERR_KUBE_API when the call fails or the answer has no version in it.
+ */
+export async function readClusterVersion(from: VersionEndpoint | KubeConfig, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ClusterVersion> {
+  const endpoint = 'applyToHTTPSOptions' in from ? await endpointOf(from) : from;
   const what = `read /version at ${endpoint.server}`;
   let text: string;
   let status: number;
@@ -108,9 +113,13 @@ async function inClusterEndpoint(env: Readonly<Record<string, string | undefined
 
 /** A kubeconfig (merged files, contexts, exec plugins, auth providers) needs the Kubernetes client: loaded only then. */
 async function kubeconfigEndpoint(options: CredentialOptions): Promise<VersionEndpoint | undefined> {
-  const { loadKubeConfig, serverOf } = await import('./kubeconfig.js');
+  const { loadKubeConfig } = await import('./kubeconfig.js');
   const kc = loadKubeConfig(options);
-  if (!kc) return undefined;
+  return kc && endpointOf(kc);
+}
+
+async function endpointOf(kc: KubeConfig): Promise<VersionEndpoint> {
+  const { serverOf } = await import('./kubeconfig.js');
   const requestOptions: VersionEndpoint['options'] = {};
   await kc.applyToHTTPSOptions(requestOptions);
   return { server: serverOf(kc), options: requestOptions };
