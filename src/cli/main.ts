@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   certs: { summary: 'create a CA and a serving certificate (files or a Secret manifest)', load: async () => (await import('./commands/certs.js')).certs },
   register: { summary: 'create or update the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).register },
   unregister: { summary: 'delete the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).unregister },
+  check: { summary: 'prove the installed webhook works, end to end (dry-run probe pods)', load: async () => (await import('./commands/check.js')).check },
 };
 
 function usage(): string {

@@ -1,0 +1,134 @@
+// `exporter-injector check` against the cluster stand-in, with the real webhook behind the Service over TLS:
+// all pass on a healthy installation, and each broken one fails exactly the checks that name its cause.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { install, pki, run, type Installation, type InstallOptions, type Pki } from './installation.js';
+
+interface JsonReport {
+  ok: boolean;
+  results: { id: string; status: string; summary: string; details: string[]; fix?: string }[];
+}
+
+async function checkJson(installation: Installation, extra: string[] = []): Promise<{ code: number; report: JsonReport; text: string }> {
+  const kubeconfig = installation.cluster.kubeconfigPath;
+  const json = await run(['check', '--kubeconfig', kubeconfig, '-o', 'json', ...extra]);
+  const text = await run(['check', '--kubeconfig', kubeconfig, ...extra]);
+  assert.equal(json.stderr, '', json.stderr);
+  assert.equal(json.code, text.code, 'text and json exit alike');
+  return { code: json.code, report: JSON.parse(json.stdout) as JsonReport, text: text.stdout };
+}
+
+function byStatus(report: JsonReport, status: string): string[] {
+  return report.results.filter((r) => r.status === status).map((r) => r.id).sort();
+}
+
+const ALL = ['ca-bundle', 'configuration', 'endpoints', 'expiry', 'mounted-secret', 'probe-inject', 'probe-skip', 'replicas'];
+
+describe('check', () => {
+  let good: Pki;
+  let other: Pki;
+  let expired: Pki;
+  let expiringSoon: Pki;
+
+  before(() => {
+    good = pki();
+    other = pki();
+    expired = pki({ now: new Date(Date.now() - 400 * 24 * 3600 * 1000), days: 30, ca: good.ca });
+    expiringSoon = pki({ days: 10, ca: good.ca });
+  });
+
+  const withInstallation = async (options: InstallOptions, body: (i: Installation) => Promise<void>): Promise<void> => {
+    const installation = await install(options);
+    try {
+      await body(installation);
+    } finally {
+      await installation.stop();
+    }
+  };
+
+  it('passes every check on a healthy installation, and the probes went through the webhook over TLS', async () => {
+    await withInstallation({ tls: good }, async (i) => {
+      const { code, report, text } = await checkJson(i);
+      assert.equal(code, 0, text);
+      assert.deepEqual(byStatus(report, 'pass'), ALL, text);
+      assert.equal(report.ok, true);
+      assert.match(text, /^✓ mutatingwebhookconfiguration\/exporter-injector matches what register writes$/m);
+      assert.match(text, /^✓ a dry-run pod that opts in to redis in namespace default came back with redis-exporter and the status annotation$/m);
+      assert.match(text, /^8 passed, 0 warnings, 0 failed$/m);
+      const creates = i.cluster.api.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/default/pods');
+      assert.equal(creates.length, 4, 'two probes per run, two runs');
+      assert.ok(creates.every((r) => r.query.get('dryRun') === 'All'), 'every probe is a server-side dry run');
+    });
+  });
+
+  it('falls back to the Endpoints object where the EndpointSlice API is missing', async () => {
+    await withInstallation({ tls: good, withoutEndpointSlices: true }, async (i) => {
+      const { code, report } = await checkJson(i);
+      assert.equal(code, 0);
+      assert.match(report.results.find((r) => r.id === 'endpoints')?.details.join() ?? '', /^$/);
+      assert.ok(i.cluster.calls().some((c) => c === 'GET /api/v1/namespaces/exporter-injector/endpoints/exporter-injector'));
+    });
+  });
+
+  it('warns (exit 0) when the serving certificate expires within --expiry-warning-days', async () => {
+    await withInstallation({ tls: expiringSoon }, async (i) => {
+      const { code, report, text } = await checkJson(i);
+      assert.equal(code, 0, text);
+      assert.deepEqual(byStatus(report, 'warn'), ['expiry']);
+      assert.match(text, /^! the serving certificate in secret\/exporter-injector-tls expires in 9 days .*warning under 30\)$/m);
+      assert.match(text, /^ {4}fix: renew it:/m);
+      const relaxed = await checkJson(i, ['--expiry-warning-days', '5']);
+      assert.deepEqual(byStatus(relaxed.report, 'warn'), []);
+    });
+  });
+
+  const broken: [string, () => InstallOptions, string[], RegExp][] = [
+    ['a caBundle of another CA', () => ({ tls: good, caBundle: other.ca.cert }), ['ca-bundle', 'probe-inject'], /^✗ caBundle does not verify the serving certificate in secret\/exporter-injector-tls\n {4}webhook inject\.exporter-injector\.io: the serving certificate \(issuer .*\) is not signed by the caBundle's certificate/m],
+    ['an expired certificate', () => ({ tls: expired }), ['expiry', 'probe-inject'], /^✗ the serving certificate in secret\/exporter-injector-tls expired on .* \(\d+ days ago\)$/m],
+    ['no ready endpoints', () => ({ tls: good, readyEndpoints: false }), ['endpoints', 'probe-inject'], /^✗ service\/exporter-injector has no ready endpoints for port 443 \(1 not ready\)$/m],
+    ['no webhook configuration', () => ({ tls: good, unregistered: true }), ['configuration', 'probe-inject'], /^✗ mutatingwebhookconfiguration\/exporter-injector does not exist: the API server calls no webhook\n {4}fix: create it: exporter-injector register/m],
+    [
+      'a webhook that answers without a patch',
+      () => ({ tls: good, backend: { transform: (r) => ({ ...r, review: { ...r.review, response: { uid: r.review.response.uid, allowed: true } } }) } }),
+      ['probe-inject'],
+      /^✗ a dry-run pod that opts in to redis in namespace default came back without an exporter container and the status annotation$/m,
+    ],
+    ['a Secret other than the one mounted', () => ({ tls: good, mountedSecret: 'renewed-tls' }), ['mounted-secret'], /^✗ deployment\/exporter-injector does not mount secret\/exporter-injector-tls; it mounts secret\/renewed-tls\n.*\n {4}fix: check the Secret the webhook serves from: exporter-injector check --secret renewed-tls/m],
+    ['a configuration that differs from what register writes', () => ({ tls: good, webhook: { timeoutSeconds: 10, labelGate: true } }), ['configuration'], /^✗ mutatingwebhookconfiguration\/exporter-injector differs from what register writes \(2 fields; in the cluster -> expected\)\n {4}webhooks\[inject\.exporter-injector\.io\]\.objectSelector: \{"matchLabels":\{"exporter-injector\.io\/enabled":"true"\}\} -> \(unset\)\n {4}webhooks\[inject\.exporter-injector\.io\]\.timeoutSeconds: 10 -> 5$/m],
+  ];
+
+  for (const [what, options, failing, line] of broken) {
+    it(`names the failure for ${what}, exit 1`, async () => {
+      await withInstallation(options(), async (i) => {
+        const { code, report, text } = await checkJson(i);
+        assert.equal(code, 1, text);
+        assert.equal(report.ok, false);
+        assert.deepEqual(byStatus(report, 'fail'), failing, text);
+        assert.match(text, line, text);
+        for (const r of report.results.filter((x) => x.status === 'fail')) assert.ok(r.fix, `${r.id} has a fix`);
+      });
+    });
+  }
+
+  it('with the flags register was given, a gated configuration matches', async () => {
+    await withInstallation({ tls: good, webhook: { timeoutSeconds: 10, labelGate: true } }, async (i) => {
+      const { code, text } = await checkJson(i, ['--timeout', '10', '--label-gate']);
+      assert.equal(code, 0, text);
+    });
+  });
+
+  it('refuses bad flags before touching the cluster', async () => {
+    for (const [argv, message] of [
+      [['-o', 'yaml'], /-o "yaml" is invalid; valid: text, json/],
+      [['--expiry-warning-days', 'soon'], /--expiry-warning-days "soon" is invalid/],
+      [['--failure-policy', 'fail'], /--failure-policy "fail" is invalid; valid: Ignore, Fail/],
+      [['--bogus'], /check: Unknown option '--bogus'/],
+    ] as const) {
+      const r = await run(['check', ...argv]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
+  });
+});
+
+
