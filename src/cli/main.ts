@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   register: { summary: 'create or update the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).register },
   unregister: { summary: 'delete the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).unregister },
   check: { summary: 'prove the installed webhook works, end to end (dry-run probe pods)', load: async () => (await import('./commands/check.js')).check },
+  audit: { summary: 'list opted-in pods that missed injection or drifted, by workload; --restart rolls them', load: async () => (await import('./commands/audit.js')).audit },
 };
 
 function usage(): string {
