@@ -96,7 +96,8 @@ export async function runChecks(kc: KubeConfig, options: CheckOptions): Promise<
     return deploymentResults(deployment, options);
   });
   await guard('endpoints', `read the endpoints of service/${o.service}`, () => endpointsResult(kc, o));
-  await guard('probe-inject', 'run the dry-run probes', () => probeResults(kc, options));
+  const failedSoFar = results.filter((r) => r.status === 'fail').length;
+  await guard('probe-inject', 'run the dry-run probes', () => probeResults(kc, options, failedSoFar > 0));
 
   return { server, kubernetesVersion: version.gitVersion, ok: results.every((r) => r.status !== 'fail'), results };
 }
@@ -197,7 +198,7 @@ function bundleProblem(webhook: V1MutatingWebhook, chain: X509Certificate[]): st
 
 function expiryResult(leaf: X509Certificate, ref: string, options: CheckOptions, now: Date): CheckResult {
   const v = validityOf(leaf, now);
-  const renew = `renew it: with cert-manager, cmctl renew; self-managed, delete ${ref} and run ${registerCommand(options.webhook, options.secret)} (serve reloads the new pair)`;
+  const renew = `renew it: with cert-manager, cmctl renew -n ${options.webhook.namespace} <certificate>; self-managed, delete ${ref} and run ${registerCommand(options.webhook, options.secret)} (serve reloads the new pair)`;
   const subject = oneLine(leaf.subject);
   if (v.state === 'expired') return fail('expiry', `the serving certificate in ${ref} expired on ${v.notAfter.toISOString()} (${-v.daysLeft} days ago)`, renew, [subject]);
   if (v.state === 'not-yet-valid') return fail('expiry', `the serving certificate in ${ref} is not valid before ${v.notBefore.toISOString()}`, 'check the clock of the machine that issued it', [subject]);
@@ -278,9 +279,12 @@ async function readyEndpoints(kc: KubeConfig, service: string, namespace: string
   return { ready: ready.size, notReady: notReady.size, source: 'Endpoints (no EndpointSlice API)' };
 }
 
-async function probeResults(kc: KubeConfig, options: CheckOptions): Promise<CheckResult[]> {
+async function probeResults(kc: KubeConfig, options: CheckOptions, earlierFailures: boolean): Promise<CheckResult[]> {
   const ns = options.probeNamespace;
-  const lookAbove = `the failing lines above name the broken part; otherwise kubectl -n ${options.webhook.namespace} logs deployment/${options.deployment} (one line per admission) and the API server's apiserver_admission_webhook_* metrics`;
+  const logs = `kubectl -n ${options.webhook.namespace} logs deployment/${options.deployment} (one line per admission)`;
+  const lookAbove = earlierFailures
+    ? 'the failures above are on the path from the API server to the webhook: fix them first'
+    : `every check above passed, so read ${logs} and the API server's log for "failed calling webhook"`;
 
   const inject = await dryRunCreate(kc, ns, probePod(true));
   let injectResult: CheckResult;
@@ -295,7 +299,7 @@ async function probeResults(kc: KubeConfig, options: CheckOptions): Promise<Chec
         : fail(
             'probe-inject',
             `a dry-run pod that opts in to ${PROBE_TEMPLATE} in namespace ${ns} came back without ${added.length === 0 ? 'an exporter container' : ''}${added.length === 0 && !hasStatus ? ' and ' : ''}${hasStatus ? '' : 'the status annotation'}`,
-            `${lookAbove} (with failurePolicy Ignore an unreachable webhook is skipped silently, and pods in a namespace the namespaceSelector excludes are never sent)`,
+            earlierFailures ? lookAbove : `${lookAbove}; is namespace ${ns} excluded by the namespaceSelector? (try --probe-namespace)`,
             ['the webhook was not called, its call failed, or it answered without a patch'],
           );
   }
@@ -336,6 +340,7 @@ export function formatCheckText(report: CheckReport): string {
     if (r.fix && (r.status === 'fail' || r.status === 'warn')) lines.push(`    fix: ${r.fix}`);
   }
   const count = (s: CheckStatus) => report.results.filter((r) => r.status === s).length;
-  lines.push('', `${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed${count('skip') > 0 ? `, ${count('skip')} skipped` : ''}`);
+  const warnings = count('warn');
+  lines.push('', `${count('pass')} passed, ${warnings} warning${warnings === 1 ? '' : 's'}, ${count('fail')} failed${count('skip') > 0 ? `, ${count('skip')} skipped` : ''}`);
   return `${lines.join('\n')}\n`;
 }
