@@ -1,6 +1,9 @@
 // `exporter-injector check` against the cluster stand-in, with the real webhook behind the Service over TLS:
 // all pass on a healthy installation, and each broken one fails exactly the checks that name its cause.
 import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { install, pki, run, type Installation, type InstallOptions, type Pki } from './installation.js';
 
@@ -109,6 +112,35 @@ describe('check', () => {
       });
     });
   }
+
+  it('failurePolicy Fail and no endpoints: both probes are refused, with the API server\'s message', async () => {
+    await withInstallation({ tls: good, readyEndpoints: false, webhook: { failurePolicy: 'Fail' } }, async (i) => {
+      const { code, report, text } = await checkJson(i, ['--failure-policy', 'Fail']);
+      assert.equal(code, 1, text);
+      assert.deepEqual(byStatus(report, 'fail'), ['endpoints', 'probe-inject', 'probe-skip'], text);
+      assert.match(
+        text,
+        /^✗ a dry-run pod that opts in to redis in namespace default was refused\n {4}cannot dry-run create pods\/exporter-injector-check-inject-\w+ in namespace default: HTTP 500: Internal error occurred: failed calling webhook "inject\.exporter-injector\.io": failed to call webhook: Post "https:\/\/exporter-injector\.exporter-injector\.svc:443\/mutate\?timeout=5s": no endpoints available for service "exporter-injector"$/m,
+      );
+      assert.match(text, /^✗ a dry-run pod that does not opt in, in namespace default, was refused: pods that never asked for an exporter are blocked$/m);
+    });
+  });
+
+  it('an unreachable API server is an error naming where (exit 1), not a list of failed checks', async () => {
+    const i = await install({ tls: good });
+    const kubeconfig = i.cluster.kubeconfigPath;
+    const copy = join(tmpdir(), `ei-check-unreachable-${process.pid}.kubeconfig`);
+    await writeFile(copy, await readFile(kubeconfig, 'utf8'));
+    await i.stop();
+    try {
+      const r = await run(['check', '--kubeconfig', copy]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^error: cannot read \/version at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    } finally {
+      await rm(copy, { force: true });
+    }
+  });
 
   it('with the flags register was given, a gated configuration matches', async () => {
     await withInstallation({ tls: good, webhook: { timeoutSeconds: 10, labelGate: true } }, async (i) => {
