@@ -1,7 +1,7 @@
 // The single pipeline that the server and the CLI both call:
 // decode review -> decide (annotations + registry) -> render + mutate -> diff into a patch -> encode.
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import { ANNOTATION, parseOptIn } from './annotations.js';
+import { ANNOTATION, nearMissOptIn, parseOptIn } from './annotations.js';
 import { mutatePod } from './mutate.js';
 import { decodeReview, encodePatch, encodeResponse, isPodRequest, podOf } from './review.js';
 import type { AdmissionReviewResponse, CoreSettings, Outcome, Pod, Problem, Registry, SkipReason } from './types.js';
@@ -48,7 +48,7 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
 
   const annotations = pod.metadata?.annotations;
   const optInResult = parseOptIn(annotations);
-  if (!optInResult.optedIn) return answer(skipped('not-opted-in'), [], namespace, name);
+  if (!optInResult.optedIn) return answer(skipped('not-opted-in', nearMissOptIn(annotations)), [], namespace, name);
   // Reinvocation (or a pod copied from an injected one): injected once is enough.
   if (annotations?.[ANNOTATION.status] !== undefined) return answer(skipped('already-injected'), [], namespace, name);
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { main } from '../../src/cli/main.js';
+import { exitCodeOf } from '../../src/errors.js';
 import { fakeIo } from '../helpers/fake-io.js';
 import { FakeApiServer } from './fake-apiserver.js';
 
@@ -52,11 +53,12 @@ describe('register --dry-run (no cluster)', () => {
 
   const usageErrors: [string[], RegExp][] = [
     [['--timeout', '31'], /--timeout "31" is invalid; valid: a whole number from 1 to 30/],
-    [['--failure-policy', 'ignore'], /--failure-policy "ignore" is invalid; valid: Ignore, Fail/],
+    [['--failure-policy', 'ignore'], /--failure-policy "ignore" is invalid \(did you mean Ignore\?\); valid: Ignore, Fail/],
     [['--port', '0'], /--port "0" is invalid/],
     [['-o', 'table'], /-o "table" is invalid; valid: yaml, json/],
     [['--namespace', 'Bad_NS'], /namespace "Bad_NS" is not a DNS label/],
-    [['--bogus'], /register: Unknown option '--bogus'/],
+    [['--bogus'], /register: unknown flag --bogus/],
+    [['--lable-gate'], /unknown flag --lable-gate \(did you mean --label-gate\?\)/],
   ];
   for (const [flags, message] of usageErrors) {
     it(`exits 2 for ${flags.join(' ')}`, async () => {
@@ -170,7 +172,7 @@ describe('register / unregister against the API server stand-in', () => {
   it('--ensure-secret refuses a Secret without a PEM ca.crt instead of registering a broken caBundle', async () => {
     fake.seedSecret({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'byo-tls', namespace: 'exporter-injector' }, data: { 'tls.crt': 'eA==', 'tls.key': 'eA==' } });
     const r = await run(['register', '--kubeconfig', fake.kubeconfigPath, '--ensure-secret', 'byo-tls']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, exitCodeOf('EI_ERR_TLS_INVALID'));
     assert.match(r.stderr, /secrets\/byo-tls in namespace exporter-injector .* has no PEM certificate under "ca\.crt"/);
     assert.equal(fake.mwc('exporter-injector'), undefined);
   });

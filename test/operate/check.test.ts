@@ -153,8 +153,9 @@ describe('check', () => {
     for (const [argv, message] of [
       [['-o', 'yaml'], /-o "yaml" is invalid; valid: text, json/],
       [['--expiry-warning-days', 'soon'], /--expiry-warning-days "soon" is invalid/],
-      [['--failure-policy', 'fail'], /--failure-policy "fail" is invalid; valid: Ignore, Fail/],
-      [['--bogus'], /check: Unknown option '--bogus'/],
+      [['--failure-policy', 'fail'], /--failure-policy "fail" is invalid \(did you mean Fail\?\); valid: Ignore, Fail/],
+      [['--bogus'], /check: unknown flag --bogus/],
+      [['--probe-namespace', 'Default'], /--probe-namespace "Default" is invalid/],
     ] as const) {
       const r = await run(['check', ...argv]);
       assert.equal(r.code, 2, r.stderr);

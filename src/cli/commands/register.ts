@@ -1,6 +1,5 @@
 // `exporter-injector register` / `unregister`: create-or-update or delete the MutatingWebhookConfiguration.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { V1Secret } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
@@ -20,87 +19,71 @@ import {
 } from '../../kube/webhook-config.js';
 import { generateCa, issueServingCertificate } from '../../tls/generate.js';
 import { secretManifest } from '../../tls/secret.js';
-import { EXIT, type CliIo, type Command } from '../io.js';
+import { type CommandSpec, type Flags, type FlagValues } from '../../config/flags.js';
+import { defineCommand } from '../command.js';
+import { EXIT, type CliIo } from '../io.js';
 
 const DEFAULT_CA_FILE = 'certs/ca.crt';
 const OUTPUTS = ['yaml', 'json'] as const;
 
-const CLUSTER_FLAGS = `  --kubeconfig FILE        kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else in-cluster)
-  --context NAME           context of that kubeconfig (default: its current context)
-  --name NAME              name of the MutatingWebhookConfiguration (default ${WEBHOOK_DEFAULTS.name})`;
+const CLUSTER_FLAGS = {
+  kubeconfig: { type: 'string', value: 'FILE', help: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else in-cluster)' },
+  context: { type: 'string', value: 'NAME', help: 'context of that kubeconfig (default: its current context)' },
+  name: { type: 'string', value: 'NAME', help: `name of the MutatingWebhookConfiguration (default ${WEBHOOK_DEFAULTS.name})` },
+} as const satisfies Flags;
 
-const REGISTER_HELP = `usage: exporter-injector register [flags]
+const REGISTER_SPEC = {
+  name: 'register',
+  summary: 'create or update the MutatingWebhookConfiguration',
+  usage: '[flags]',
+  description: [
+    'Creates the MutatingWebhookConfiguration, or updates it: our webhook (inject.exporter-injector.io) and our',
+    'labels are set, everything else on the object (annotations, other labels, other webhooks) is kept. An update',
+    'that races another writer (HTTP 409) is re-read and retried. Prints what changed.',
+    '',
+    `Defaults: pods, CREATE only; failurePolicy ${WEBHOOK_DEFAULTS.failurePolicy}; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded;`,
+    'sideEffects None; namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.',
+  ].join('\n'),
+  flags: {
+    service: { type: 'string', value: 'NAME', help: `Service in front of the webhook (default ${WEBHOOK_DEFAULTS.service})` },
+    namespace: { type: 'string', value: 'NAME', help: `its namespace, also excluded from injection (default ${WEBHOOK_DEFAULTS.namespace})` },
+    path: { type: 'string', value: 'PATH', help: `URL path serve answers on (default ${WEBHOOK_DEFAULTS.path})` },
+    port: { type: 'string', value: 'N', help: `Service port (default ${WEBHOOK_DEFAULTS.port})` },
+    'failure-policy': { type: 'string', value: 'POLICY', choices: FAILURE_POLICIES, help: `what the API server does when the webhook fails (default ${WEBHOOK_DEFAULTS.failurePolicy})` },
+    timeout: { type: 'string', value: 'SECONDS', help: `${TIMEOUT_RANGE.min}..${TIMEOUT_RANGE.max} (default ${WEBHOOK_DEFAULTS.timeoutSeconds})` },
+    'label-gate': { type: 'boolean', help: `send only pods labelled ${LABEL_GATE_KEY}: "true" (large clusters)` },
+    'ca-file': { type: 'string', value: 'FILE', help: `PEM CA the API server trusts for the webhook (default ${DEFAULT_CA_FILE})` },
+    'ensure-secret': {
+      type: 'string',
+      value: 'NAME',
+      help: 'create the kubernetes.io/tls Secret NAME in --namespace if missing (new CA and serving certificate) and register with its ca.crt, instead of --ca-file',
+    },
+    ...CLUSTER_FLAGS,
+    'dry-run': { type: 'boolean', help: 'print the object instead of sending it; needs no cluster' },
+    output: { type: 'string', short: 'o', value: 'FORMAT', choices: OUTPUTS, help: 'with --dry-run: the format to print (default yaml)' },
+  },
+  examples: [
+    'exporter-injector register --dry-run -o yaml',
+    'exporter-injector register --ca-file certs/ca.crt --label-gate',
+    'exporter-injector register --ensure-secret exporter-injector-tls     # what the self-managed Job runs',
+  ],
+  exits: { 1: 'the cluster refused or could not be reached', 3: 'the CA file or kubeconfig cannot be read' },
+} as const satisfies CommandSpec;
 
-Creates the MutatingWebhookConfiguration, or updates it: our webhook (inject.exporter-injector.io) and our
-labels are set, everything else on the object (annotations, other labels, other webhooks) is kept. An update
-that races another writer (HTTP 409) is re-read and retried. Prints what changed.
+const UNREGISTER_SPEC = {
+  name: 'unregister',
+  summary: 'delete the MutatingWebhookConfiguration',
+  usage: '[flags]',
+  description: 'Deletes the MutatingWebhookConfiguration. Already absent is not an error (exit 0).',
+  flags: {
+    ...CLUSTER_FLAGS,
+    'dry-run': { type: 'boolean', help: 'print what would be deleted; needs no cluster' },
+  },
+  exits: { 1: 'the cluster refused or could not be reached' },
+} as const satisfies CommandSpec;
 
-Defaults: pods, CREATE only; failurePolicy Ignore; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded;
-sideEffects None; namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.
-
-flags:
-  --service NAME           Service in front of the webhook (default ${WEBHOOK_DEFAULTS.service})
-  --namespace NAME         its namespace, also excluded from injection (default ${WEBHOOK_DEFAULTS.namespace})
-  --path PATH              URL path serve answers on (default ${WEBHOOK_DEFAULTS.path})
-  --port N                 Service port (default ${WEBHOOK_DEFAULTS.port})
-  --failure-policy POLICY  ${FAILURE_POLICIES.join(' | ')}: what the API server does when the webhook fails (default ${WEBHOOK_DEFAULTS.failurePolicy})
-  --timeout SECONDS        ${TIMEOUT_RANGE.min}..${TIMEOUT_RANGE.max} (default ${WEBHOOK_DEFAULTS.timeoutSeconds})
-  --label-gate             send only pods labelled ${LABEL_GATE_KEY}: "true" (large clusters)
-  --ca-file FILE           PEM CA the API server trusts for the webhook (default ${DEFAULT_CA_FILE})
-  --ensure-secret NAME     create the kubernetes.io/tls Secret NAME in --namespace if missing (new CA and
-                           serving certificate) and register with its ca.crt, instead of --ca-file
-${CLUSTER_FLAGS}
-  --dry-run                print the object instead of sending it; needs no cluster
-  -o, --output FORMAT      with --dry-run: ${OUTPUTS.join(' | ')} (default yaml)
-  -h, --help               show this help
-
-examples:
-  exporter-injector register --dry-run -o yaml
-  exporter-injector register --ca-file certs/ca.crt --label-gate
-  exporter-injector register --ensure-secret exporter-injector-tls     # what the self-managed Job runs
-`;
-
-const UNREGISTER_HELP = `usage: exporter-injector unregister [flags]
-
-Deletes the MutatingWebhookConfiguration. Already absent is not an error (exit 0).
-
-flags:
-${CLUSTER_FLAGS}
-  -h, --help               show this help
-`;
-
-const CLUSTER_OPTIONS = {
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  name: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const REGISTER_OPTIONS = {
-  ...CLUSTER_OPTIONS,
-  service: { type: 'string' },
-  namespace: { type: 'string' },
-  path: { type: 'string' },
-  port: { type: 'string' },
-  'failure-policy': { type: 'string' },
-  timeout: { type: 'string' },
-  'label-gate': { type: 'boolean' },
-  'ca-file': { type: 'string' },
-  'ensure-secret': { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  output: { type: 'string', short: 'o' },
-} as const;
-
-export const register: Command = async (argv: string[], io: CliIo): Promise<number> => {
-  const values = parse('register', argv, REGISTER_OPTIONS);
-  if (values.help) {
-    io.stdout(REGISTER_HELP);
-    return EXIT.OK;
-  }
+export const register = defineCommand(REGISTER_SPEC, async ({ values }, io) => {
   const output = values.output ?? 'yaml';
-  if (!(OUTPUTS as readonly string[]).includes(output)) {
-    throw new InjectorError('EI_ERR_USAGE', `-o "${output}" is invalid; valid: ${OUTPUTS.join(', ')}`);
-  }
   if (values.output !== undefined && !values['dry-run']) {
     throw new InjectorError('EI_ERR_USAGE', '-o prints the object and needs --dry-run; without it register prints what changed');
   }
@@ -123,7 +106,7 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
     return EXIT.OK;
   }
 
-  const kc = requireKubeConfig(credentials);
+  const kc = requireKubeConfig(credentials, ' (or use --dry-run to print the objects)');
   let caBundle: string | undefined;
   if (secretName !== undefined) {
     const secret = await ensureTlsSecret(kc, { namespace: options.namespace, name: secretName }, () => newTlsSecret(options, secretName));
@@ -135,16 +118,15 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
   const result = await registerWebhook(kc, buildWebhookConfiguration({ ...options, caBundle }));
   io.stdout(describeResult(result, serverOf(kc)));
   return EXIT.OK;
-};
+});
 
-export const unregister: Command = async (argv: string[], io: CliIo): Promise<number> => {
-  const values = parse('unregister', argv, CLUSTER_OPTIONS);
-  if (values.help) {
-    io.stdout(UNREGISTER_HELP);
+export const unregister = defineCommand(UNREGISTER_SPEC, async ({ values }, io) => {
+  const name = values.name ?? WEBHOOK_DEFAULTS.name;
+  if (values['dry-run']) {
+    io.stdout(`mutatingwebhookconfiguration/${name} would be deleted (dry run)\n`);
     return EXIT.OK;
   }
-  const name = values.name ?? WEBHOOK_DEFAULTS.name;
-  const kc = requireKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
+  const kc = requireKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: io.env }, ' (or use --dry-run)');
   const result = await unregisterWebhook(kc, name);
   io.stdout(
     result.action === 'deleted'
@@ -152,21 +134,10 @@ export const unregister: Command = async (argv: string[], io: CliIo): Promise<nu
       : `mutatingwebhookconfiguration/${name} not found at ${serverOf(kc)}; nothing to delete\n`,
   );
   return EXIT.OK;
-};
+});
 
-function parse<T extends typeof CLUSTER_OPTIONS | typeof REGISTER_OPTIONS>(command: string, argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw new InjectorError('EI_ERR_USAGE', `${command}: ${(e as Error).message}; see "exporter-injector ${command} --help"`, { cause: e });
-  }
-}
-
-function webhookOptions(values: ReturnType<typeof parse<typeof REGISTER_OPTIONS>>): Partial<WebhookOptions> {
+function webhookOptions(values: FlagValues<typeof REGISTER_SPEC.flags>): Partial<WebhookOptions> {
   const failurePolicy = values['failure-policy'];
-  if (failurePolicy !== undefined && !(FAILURE_POLICIES as readonly string[]).includes(failurePolicy)) {
-    throw new InjectorError('EI_ERR_USAGE', `--failure-policy "${failurePolicy}" is invalid; valid: ${FAILURE_POLICIES.join(', ')}`);
-  }
   return {
     name: values.name,
     service: values.service,
@@ -206,6 +177,10 @@ async function readCa(explicit: string | undefined, dryRun: boolean, io: CliIo):
       `cannot read the CA certificate ${file}: ${code ?? (e as Error).message}; make one with "exporter-injector certs", or pass --ca-file or --ensure-secret`,
       { cause: e },
     );
+  }
+  if (explicit === undefined) {
+    // The default file is usually the development CA that serve --dev or certs made: say which CA goes in.
+    io.stderr(`note: caBundle from ${file} (the default --ca-file; made by "exporter-injector certs" or serve --dev); pass --ca-file for another CA\n`);
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
     throw new InjectorError('EI_ERR_INPUT_INVALID', `${file} has no PEM certificate (-----BEGIN CERTIFICATE-----); --ca-file takes the CA certificate, not a key`);
