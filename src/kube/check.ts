@@ -20,7 +20,7 @@ import { PROBE_TEMPLATE, addedContainers, dryRunCreate, injectionMarks, probePod
 import { coversHost, oneLine, parseCertificates, serviceHostname, validityOf, verifyChain } from './check-tls.js';
 import { readClusterVersion } from './cluster-version.js';
 import { serverOf } from './kubeconfig.js';
-import type { WebhookOptions } from './webhook-config.js';
+import { WEBHOOK_DEFAULTS, type WebhookOptions } from './webhook-config.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -104,15 +104,17 @@ export async function runChecks(kc: KubeConfig, options: CheckOptions): Promise<
 
 // ---------------------------------------------------------------------------------------------
 
+/** The register command line that writes what check expects: the flags whose value is not register's default. */
 function registerCommand(o: WebhookOptions, secret?: string): string {
+  const d = WEBHOOK_DEFAULTS;
   const flags = [
-    o.name !== 'exporter-injector' ? `--name ${o.name}` : '',
-    o.namespace !== 'exporter-injector' ? `--namespace ${o.namespace}` : '',
-    o.service !== 'exporter-injector' ? `--service ${o.service}` : '',
-    o.path !== '/mutate' ? `--path ${o.path}` : '',
-    o.port !== 443 ? `--port ${o.port}` : '',
-    o.failurePolicy !== 'Ignore' ? `--failure-policy ${o.failurePolicy}` : '',
-    o.timeoutSeconds !== 5 ? `--timeout ${o.timeoutSeconds}` : '',
+    o.name !== d.name ? `--name ${o.name}` : '',
+    o.namespace !== d.namespace ? `--namespace ${o.namespace}` : '',
+    o.service !== d.service ? `--service ${o.service}` : '',
+    o.path !== d.path ? `--path ${o.path}` : '',
+    o.port !== d.port ? `--port ${o.port}` : '',
+    o.failurePolicy !== d.failurePolicy ? `--failure-policy ${o.failurePolicy}` : '',
+    o.timeoutSeconds !== d.timeoutSeconds ? `--timeout ${o.timeoutSeconds}` : '',
     o.labelGate ? '--label-gate' : '',
     secret ? `--ensure-secret ${secret}` : '',
   ].filter(Boolean);
