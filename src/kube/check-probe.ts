@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL } from '../core/annotations.js';
+import type { InjectionStatus } from '../core/status.js';
 import { LABEL_GATE_KEY } from './webhook-config.js';
 import { toKubeError } from './api-error.js';
 
@@ -53,16 +54,32 @@ export async function dryRunCreate(kc: KubeConfig, namespace: string, pod: V1Pod
   }
 }
 
-/** Containers (and init containers) the returned pod has that the sent one did not. */
-export function addedContainers(sent: V1Pod, returned: V1Pod): string[] {
-  const names = (p: V1Pod) => [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => c.name);
-  const before = new Set(names(sent));
-  return names(returned).filter((n) => !before.has(n));
+/** Names of the containers and init containers of a pod. */
+function containerNames(p: V1Pod): string[] {
+  return [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => c.name);
 }
 
-/** What the webhook adds (status annotation, injected label, exporter containers) that the returned pod has. */
-export function injectionMarks(sent: V1Pod, returned: V1Pod): string[] {
-  const marks = addedContainers(sent, returned).map((n) => `container ${n}`);
+/**
+ * What our injection left on the returned pod: the exporter containers its status annotation names (other
+ * webhooks, a service mesh, may add containers of their own), and whether that annotation is there.
+ */
+export function injectedExporters(returned: V1Pod): { readonly status: boolean; readonly named: readonly string[]; readonly present: readonly string[] } {
+  const raw = returned.metadata?.annotations?.[ANNOTATION.status];
+  if (raw === undefined) return { status: false, named: [], present: [] };
+  let named: string[] = [];
+  try {
+    const status = JSON.parse(raw) as Partial<InjectionStatus>;
+    named = Array.isArray(status.templates) ? status.templates.map((t) => t.container) : [];
+  } catch {
+    named = [];
+  }
+  const have = new Set(containerNames(returned));
+  return { status: true, named, present: named.filter((n) => have.has(n)) };
+}
+
+/** Our marks on a pod that did not opt in (the status annotation, the injected label): there should be none. */
+export function injectionMarks(returned: V1Pod): string[] {
+  const marks: string[] = [];
   if (returned.metadata?.annotations?.[ANNOTATION.status] !== undefined) marks.push(`annotation ${ANNOTATION.status}`);
   if (returned.metadata?.labels?.[INJECTED_LABEL] !== undefined) marks.push(`label ${INJECTED_LABEL}`);
   return marks;

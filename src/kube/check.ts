@@ -16,7 +16,7 @@ import { isInjectorError } from '../errors.js';
 import { TLS_FILES } from '../tls/names.js';
 import { httpStatusOf, toKubeError } from './api-error.js';
 import { compareAdmissionObjects, desiredAdmissionObjects, type ObjectState } from './check-config.js';
-import { PROBE_TEMPLATE, addedContainers, dryRunCreate, injectionMarks, probePod } from './check-probe.js';
+import { PROBE_TEMPLATE, dryRunCreate, injectedExporters, injectionMarks, probePod } from './check-probe.js';
 import { coversHost, oneLine, parseCertificates, serviceHostname, validityOf, verifyChain } from './check-tls.js';
 import { readClusterVersion } from './cluster-version.js';
 import { serverOf } from './kubeconfig.js';
@@ -293,17 +293,18 @@ async function probeResults(kc: KubeConfig, options: CheckOptions, earlierFailur
   if (inject.outcome === 'refused') {
     injectResult = fail('probe-inject', `a dry-run pod that opts in to ${PROBE_TEMPLATE} in namespace ${ns} was refused`, lookAbove, [inject.message]);
   } else {
-    const added = addedContainers(inject.sent, inject.returned);
-    const hasStatus = inject.returned.metadata?.annotations?.[ANNOTATION.status] !== undefined;
-    injectResult =
-      added.length > 0 && hasStatus
-        ? pass('probe-inject', `a dry-run pod that opts in to ${PROBE_TEMPLATE} in namespace ${ns} came back with ${added.join(', ')} and the status annotation`)
-        : fail(
-            'probe-inject',
-            `a dry-run pod that opts in to ${PROBE_TEMPLATE} in namespace ${ns} came back without ${added.length === 0 ? 'an exporter container' : ''}${added.length === 0 && !hasStatus ? ' and ' : ''}${hasStatus ? '' : 'the status annotation'}`,
-            earlierFailures ? lookAbove : `${lookAbove}; is namespace ${ns} excluded by the namespaceSelector? (try --probe-namespace)`,
-            ['the webhook was not called, its call failed, or it answered without a patch'],
-          );
+    const found = injectedExporters(inject.returned);
+    const complete = found.status && found.named.length > 0 && found.present.length === found.named.length;
+    const absent = found.named.filter((n) => !found.present.includes(n));
+    const missing = found.status ? `the exporter container ${absent.join(', ') || '(its status annotation names none)'}` : 'an exporter container and the status annotation';
+    injectResult = complete
+      ? pass('probe-inject', `a dry-run pod that opts in to ${PROBE_TEMPLATE} in namespace ${ns} came back with ${found.present.join(', ')} and the status annotation`)
+      : fail(
+          'probe-inject',
+          `a dry-run pod that opts in to ${PROBE_TEMPLATE} in namespace ${ns} came back without ${missing}`,
+          earlierFailures ? lookAbove : `${lookAbove}; is namespace ${ns} excluded by the namespaceSelector? (try --probe-namespace)`,
+          ['the webhook was not called, its call failed, or it answered without a patch'],
+        );
   }
 
   const plain = await dryRunCreate(kc, ns, probePod(false));
@@ -311,7 +312,7 @@ async function probeResults(kc: KubeConfig, options: CheckOptions, earlierFailur
   if (plain.outcome === 'refused') {
     skipResult = fail('probe-skip', `a dry-run pod that does not opt in, in namespace ${ns}, was refused: pods that never asked for an exporter are blocked`, lookAbove, [plain.message]);
   } else {
-    const marks = injectionMarks(plain.sent, plain.returned);
+    const marks = injectionMarks(plain.returned);
     skipResult =
       marks.length === 0
         ? pass('probe-skip', `a dry-run pod that does not opt in, in namespace ${ns}, came back without injection`)

@@ -5,6 +5,9 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import type { AdmitResult } from '../../src/core/admit.js';
+import { buildWebhookConfiguration } from '../../src/kube/webhook-config.js';
+import { startWebhookBackend, webhookInstallation } from '../helpers/cluster-standin.js';
 import { install, pki, run, type Installation, type InstallOptions, type Pki } from './installation.js';
 
 interface JsonReport {
@@ -19,6 +22,14 @@ async function checkJson(installation: Installation, extra: string[] = []): Prom
   assert.equal(json.stderr, '', json.stderr);
   assert.equal(json.code, text.code, 'text and json exit alike');
   return { code: json.code, report: JSON.parse(json.stdout) as JsonReport, text: text.stdout };
+}
+
+/** The core's answer with only the patch operations `keep` selects. */
+function keepPatchOps(r: AdmitResult, keep: (op: { op: string; path: string }) => boolean): AdmitResult {
+  const response = r.review.response;
+  if (response.patch === undefined) return r;
+  const ops = (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string }[]).filter(keep);
+  return { ...r, review: { ...r.review, response: { ...response, patch: Buffer.from(JSON.stringify(ops)).toString('base64') } } };
 }
 
 function byStatus(report: JsonReport, status: string): string[] {
@@ -96,6 +107,12 @@ describe('check', () => {
       ['probe-inject'],
       /^✗ a dry-run pod that opts in to redis in namespace default came back without an exporter container and the status annotation$/m,
     ],
+    [
+      'a webhook whose patch sets the status annotation but adds no container',
+      () => ({ tls: good, backend: { transform: (r) => keepPatchOps(r, (op) => op.path.startsWith('/metadata')) } }),
+      ['probe-inject'],
+      /^✗ a dry-run pod that opts in to redis in namespace default came back without the exporter container redis-exporter$/m,
+    ],
     ['a Secret other than the one mounted', () => ({ tls: good, mountedSecret: 'renewed-tls' }), ['mounted-secret'], /^✗ deployment\/exporter-injector does not mount secret\/exporter-injector-tls; it mounts secret\/renewed-tls\n.*\n {4}fix: check the Secret the webhook serves from: exporter-injector check --secret renewed-tls/m],
     ['a configuration that differs from what register writes', () => ({ tls: good, webhook: { timeoutSeconds: 10, labelGate: true } }), ['configuration'], /^✗ mutatingwebhookconfiguration\/exporter-injector differs from what register writes \(2 fields; in the cluster -> expected\)\n {4}webhooks\[inject\.exporter-injector\.io\]\.objectSelector: \{"matchLabels":\{"exporter-injector\.io\/enabled":"true"\}\} -> \(unset\)\n {4}webhooks\[inject\.exporter-injector\.io\]\.timeoutSeconds: 10 -> 5$/m],
   ];
@@ -140,6 +157,35 @@ describe('check', () => {
     } finally {
       await rm(copy, { force: true });
     }
+  });
+
+  it('is not fooled by another mutating webhook that adds a container to every pod (a mesh)', async () => {
+    await withInstallation({ tls: good }, async (i) => {
+      const mesh = await startWebhookBackend(good.serving, {
+        transform: (r) => {
+          const response = { uid: r.review.response.uid, allowed: true, patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: { name: 'mesh-proxy', image: 'mesh:1' } }])).toString('base64') };
+          return { ...r, review: { ...r.review, response } };
+        },
+      });
+      try {
+        for (const o of webhookInstallation({ port: mesh.port, name: 'mesh' })) i.cluster.put(o);
+        const other = buildWebhookConfiguration({ name: 'mesh', service: 'mesh', caBundle: good.ca.cert });
+        i.cluster.api.seedMwc({ ...other, webhooks: other.webhooks?.map((w) => ({ ...w, name: 'sidecar.mesh.example.com' })) } as never);
+        const { code, report, text } = await checkJson(i);
+        assert.equal(code, 0, text);
+        assert.deepEqual(byStatus(report, 'pass'), ALL, text);
+        // The mesh really adds its container to a pod that did not opt in.
+        const res = await fetch(`${i.cluster.api.url}/api/v1/namespaces/default/pods?dryRun=All`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: { containers: [{ name: 'app', image: 'busybox' }] } }),
+        });
+        const created = (await res.json()) as { spec: { containers: { name: string }[] } };
+        assert.deepEqual(created.spec.containers.map((c) => c.name), ['app', 'mesh-proxy']);
+      } finally {
+        await mesh.close();
+      }
+    });
   });
 
   it('with the flags register was given, a gated configuration matches', async () => {
