@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { AdmitResult } from '../../src/core/admit.js';
 import { buildWebhookConfiguration } from '../../src/kube/webhook-config.js';
+import { issueServingCertificate } from '../../src/tls/generate.js';
 import { startWebhookBackend, webhookInstallation } from '../helpers/cluster-standin.js';
 import { install, pki, run, type Installation, type InstallOptions, type Pki } from './installation.js';
 
@@ -161,7 +162,8 @@ describe('check', () => {
 
   it('is not fooled by another mutating webhook that adds a container to every pod (a mesh)', async () => {
     await withInstallation({ tls: good }, async (i) => {
-      const mesh = await startWebhookBackend(good.serving, {
+      const meshPair = issueServingCertificate(good.ca, { service: 'mesh', namespace: 'exporter-injector' });
+      const mesh = await startWebhookBackend(meshPair, {
         transform: (r) => {
           const response = { uid: r.review.response.uid, allowed: true, patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: { name: 'mesh-proxy', image: 'mesh:1' } }])).toString('base64') };
           return { ...r, review: { ...r.review, response } };
