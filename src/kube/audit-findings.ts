@@ -85,7 +85,7 @@ function missingReasons(pod: Pod, namespace: string, policy: string, setup: Admi
   if (sentByNamespace.length === 0) {
     reasons.push(`namespace ${namespace} is excluded by the namespaceSelector of mutatingwebhookconfiguration/${configuration.name}`);
   } else if (!sentByNamespace.some((w) => selects(w.objectSelector, podLabels))) {
-    const wanted = sentByNamespace.map((w) => describeSelector(w.objectSelector)).join(' or ');
+    const wanted = [...new Set(sentByNamespace.map((w) => describeSelector(w.objectSelector)))].join(' or ');
     reasons.push(`the pod lacks the label the webhook's objectSelector requires (${wanted}): the label gate`);
   }
   const lasting = reasons.length > 0;

@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test';
 import { DEFAULT_CORE_SETTINGS } from '../../src/core/defaults.js';
 import type { Pod, Registry } from '../../src/core/types.js';
 import { analyzePod, groupByWorkload, selects, type AdmissionSetup, type PodFinding } from '../../src/kube/audit-findings.js';
-import { buildWebhook, resolveWebhookOptions } from '../../src/kube/webhook-config.js';
+import { buildWebhookConfiguration } from '../../src/kube/webhook-config.js';
 import { loadRegistry } from '../../src/registry/load.js';
 import { injected, olderStatus } from './population.js';
 
@@ -33,9 +33,8 @@ describe('audit findings', () => {
 
   before(async () => {
     registry = await loadRegistry();
-    const webhook = buildWebhook(resolveWebhookOptions());
     setup = {
-      configuration: { name: 'exporter-injector', createdAt: CONFIGURED, webhooks: [webhook] },
+      configuration: { name: 'exporter-injector', createdAt: CONFIGURED, webhooks: buildWebhookConfiguration().webhooks ?? [] },
       namespaceLabels: new Map([['shop', { 'kubernetes.io/metadata.name': 'shop' }]]),
       registry,
       settings: DEFAULT_CORE_SETTINGS,
@@ -65,7 +64,7 @@ describe('audit findings', () => {
     ['a namespace the namespaceSelector excludes', () => [optedIn({ namespace: 'exporter-injector' }), setup], /^namespace exporter-injector is excluded by the namespaceSelector/, false],
     [
       'the label gate',
-      () => [optedIn(), { ...setup, configuration: { ...setup.configuration!, webhooks: [buildWebhook(resolveWebhookOptions({ labelGate: true }))] } }],
+      () => [optedIn(), { ...setup, configuration: { ...setup.configuration!, webhooks: buildWebhookConfiguration({ labelGate: true }).webhooks ?? [] } }],
       /^the pod lacks the label the webhook's objectSelector requires \(exporter-injector\.io\/enabled=true\): the label gate$/,
       false,
     ],

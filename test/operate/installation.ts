@@ -1,7 +1,9 @@
 // An installed webhook in the cluster stand-in, as deploy/ leaves it: Deployment, Service, EndpointSlice,
 // TLS Secret, the MutatingWebhookConfiguration register writes, and the real webhook server behind them.
 import { main } from '../../src/cli/main.js';
-import { buildWebhookConfiguration, type WebhookOptions } from '../../src/kube/webhook-config.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateCa, issueServingCertificate, type PemPair } from '../../src/tls/generate.js';
 import { secretManifest } from '../../src/tls/secret.js';
 import { ClusterStandIn, startWebhookBackend, webhookInstallation, type WebhookBackend } from '../helpers/cluster-standin.js';
@@ -33,9 +35,10 @@ export interface InstallOptions {
   readonly tls: Pki;
   /** The CA put in the caBundle (the Secret's CA by default). */
   readonly caBundle?: string;
-  /** No MutatingWebhookConfiguration at all. */
+  /** register was never run: no admission objects at all. */
   readonly unregistered?: boolean;
-  readonly webhook?: Partial<WebhookOptions>;
+  /** Flags register is run with (besides --kubeconfig and --ca-file). */
+  readonly registerFlags?: readonly string[];
   /** The Secret the Deployment mounts. */
   readonly mountedSecret?: string;
   readonly readyEndpoints?: boolean;
@@ -51,15 +54,23 @@ export async function install(options: InstallOptions): Promise<Installation> {
     cluster.put(o);
   }
   cluster.api.seedSecret(secretManifest({ namespace: 'exporter-injector', caCert: options.tls.ca.cert, cert: options.tls.serving.cert, key: options.tls.serving.key }));
-  if (!options.unregistered) cluster.api.seedMwc(buildWebhookConfiguration({ ...options.webhook, caBundle: options.caBundle ?? options.tls.ca.cert }) as never);
-  return {
-    cluster,
-    backend,
-    stop: async () => {
-      await backend.close();
-      await cluster.stop();
-    },
+  const dir = await mkdtemp(join(tmpdir(), 'ei-installation-'));
+  const stop = async (): Promise<void> => {
+    await backend.close();
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
   };
+  if (!options.unregistered) {
+    // The objects are what register itself writes, not a copy of its builder's output.
+    const caFile = join(dir, 'ca.crt');
+    await writeFile(caFile, options.caBundle ?? options.tls.ca.cert);
+    const registered = await run(['register', '--kubeconfig', cluster.kubeconfigPath, '--ca-file', caFile, ...(options.registerFlags ?? [])]);
+    if (registered.code !== 0) {
+      await stop();
+      throw new Error(`install: register failed: ${registered.stderr}`);
+    }
+  }
+  return { cluster, backend, stop };
 }
 
 /** Runs the binary's main() in-process. */
