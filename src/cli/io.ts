@@ -24,8 +24,11 @@ export function processIo(): CliIo {
   };
 }
 
-/** How standard input is named in every message: `-` is what the user typed. */
+/** What the user types for standard input. */
 export const STDIN = '-';
+
+/** How an input is named in every message of every command. */
+export const inputName = (path: string): string => (path === STDIN ? '<stdin>' : path);
 
 /** Reads a file, or standard input for `-`; a file that cannot be read is an input error that names it. */
 export async function readInput(path: string, io: CliIo): Promise<string> {
@@ -33,7 +36,7 @@ export async function readInput(path: string, io: CliIo): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
-    throw new InjectorError('EI_ERR_INPUT_INVALID', `${path}: ${describeFsError(e)}`, { cause: e });
+    throw new InjectorError('EI_ERR_INPUT_INVALID', `${inputName(path)}: ${describeFsError(e)}`, { cause: e });
   }
 }
 

@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import { parseFlags, type CommandSpec, type Flag, type Parsed } from './flags.js';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
+import { isUrlPath } from '../core/values.js';
 import { InjectorError } from '../errors.js';
 import { CORE_FLAGS, parseIgnoredNamespaces, type SidecarModeSetting } from './core-settings.js';
 
@@ -153,7 +154,7 @@ export function serveConfigFrom(parsed: Parsed<typeof SERVE_SPEC.flags>, probe: 
   let path: string = DEFAULTS.path;
   const pathRaw = raw('path');
   if (pathRaw !== undefined) {
-    if (!/^\/[A-Za-z0-9._~\/-]*$/.test(pathRaw.value)) {
+    if (!isUrlPath(pathRaw.value)) {
       problems.push(`${pathRaw.source} "${pathRaw.value}": want an absolute URL path without query, such as /mutate`);
     } else path = pathRaw.value;
   }

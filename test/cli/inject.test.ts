@@ -196,12 +196,12 @@ describe('exporter-injector review', () => {
     assert.match(malformed.stderr, /EI_ERR_REVIEW_INVALID/);
   });
 
-  it('names a missing file plainly, and standard input as -', async () => {
+  it('names a missing file plainly, and standard input as <stdin> as inject does', async () => {
     const missing = await run(['review', '-f', join(tmp, 'absent.json')]);
     assert.equal(missing.code, 3);
     assert.match(missing.stderr, /^error: \/.*absent\.json: no such file or directory\n$/);
     const bad = await run(['review', '-f', '-'], '{"kind":');
     assert.equal(bad.code, 3);
-    assert.match(bad.stderr, /^error: -: /);
+    assert.match(bad.stderr, /^error: <stdin>: /);
   });
 });

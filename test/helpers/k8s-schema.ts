@@ -20,7 +20,7 @@ import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Secret } from 'kubernetes-models/v1/Secret';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
@@ -66,7 +66,8 @@ export function schemaProblems(o: Obj): string[] {
   } catch (e) {
     problems.push((e as Error).message);
   }
-  const roundTrip = parse(dumpYaml(loadYaml(stringify(o)))) as Obj;
+  // In as JSON: YAML written for 1.2 would reach js-yaml's 1.1 reader with strings such as 0b101 unquoted.
+  const roundTrip = parse(dumpYaml(loadYaml(JSON.stringify(o)))) as Obj;
   problems.push(...droppedFields(o, roundTrip, ''));
   return problems;
 }

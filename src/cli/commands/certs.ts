@@ -1,7 +1,6 @@
 // `exporter-injector certs`: a CA and a serving certificate for the webhook Service, written into a
 // folder or printed as a kubernetes.io/tls Secret.
 import { X509Certificate } from 'node:crypto';
-import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import {
@@ -24,6 +23,7 @@ import { DEFAULT_SECRET_NAME, secretManifest } from '../../tls/secret.js';
 import { type CommandSpec, type FlagValues } from '../../config/flags.js';
 import { defineCommand } from '../command.js';
 import { EXIT } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const DEFAULT_OUT = 'certs';
 
@@ -92,7 +92,7 @@ export const certs = defineCommand(SPEC, async ({ values }, io) => {
   if (serving.limitedByCa) notes.push(`note: the serving certificate expires with its CA, sooner than the ${request.days} days asked`);
 
   if (request.secretName !== undefined) {
-    io.stdout(stringify(secretManifest({ name: request.secretName, namespace: request.namespace, caCert: ca.cert, cert: serving.cert, key: serving.key })));
+    io.stdout(toYaml(secretManifest({ name: request.secretName, namespace: request.namespace, caCert: ca.cert, cert: serving.cert, key: serving.key })));
     // stdout carries only the manifest, so it can be piped to kubectl.
     io.stderr(notes.map((n) => `${n}\n`).join(''));
     if (!request.ca) io.stderr('note: the new CA key was not kept; a renewal makes a new CA, so register again to update the caBundle\n');

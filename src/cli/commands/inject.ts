@@ -5,7 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { admit } from '../../core/admit.js';
 import { ANNOTATION } from '../../core/annotations.js';
 import { podShapeProblems, syntheticReview } from '../../core/review.js';
@@ -14,8 +14,9 @@ import type { Outcome, Pod } from '../../core/types.js';
 import { EXIT, InjectorError } from '../../errors.js';
 import { CORE_FLAGS, loadCoreContext, type CoreContext } from '../core-context.js';
 import { defineCommand } from '../command.js';
-import { describeFsError, readInput, STDIN, type CliIo } from '../io.js';
+import { describeFsError, inputName, readInput, STDIN, type CliIo } from '../io.js';
 import { misplacedOptIn, podSites } from '../workloads.js';
+import { toYaml } from '../yaml-output.js'; // YAML that kubectl (YAML 1.1) reads as we mean it
 
 const OUTPUTS = ['yaml', 'json', 'patch', 'diff'] as const;
 
@@ -88,8 +89,6 @@ export interface Source {
   readonly documents: Document[];
 }
 
-const displayName = (path: string): string => (path === STDIN ? '<stdin>' : path);
-
 async function expand(path: string, inputErrors: string[]): Promise<string[]> {
   if (path === STDIN) return [STDIN];
   let info;
@@ -125,7 +124,7 @@ export async function readManifests(paths: readonly string[], io: CliIo): Promis
       inputErrors.push(e instanceof Error ? e.message : String(e));
       continue;
     }
-    const name = displayName(file);
+    const name = inputName(file);
     const documents: Document[] = [];
     parseAllDocuments(text, { uniqueKeys: true }).forEach((doc, i) => {
       const where = `${name} (document ${i + 1})`;
@@ -228,8 +227,6 @@ function explainRecord(r: Result): Record<string, unknown> {
     patchOperations: o.patchOperations,
   };
 }
-
-const toYaml = (value: unknown): string => stringify(value, { lineWidth: 0 });
 
 function render(output: (typeof OUTPUTS)[number], sources: readonly Source[], originals: readonly string[][], results: readonly Result[]): string {
   switch (output) {

@@ -1,7 +1,6 @@
 // `exporter-injector register` / `unregister`: create-or-update or delete the MutatingWebhookConfiguration.
 import { readFile } from 'node:fs/promises';
 import type { V1Secret } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
@@ -22,6 +21,7 @@ import { secretManifest } from '../../tls/secret.js';
 import { type CommandSpec, type Flags, type FlagValues } from '../../config/flags.js';
 import { defineCommand } from '../command.js';
 import { EXIT, type CliIo } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const DEFAULT_CA_FILE = 'certs/ca.crt';
 const OUTPUTS = ['yaml', 'json'] as const;
@@ -102,7 +102,7 @@ export const register = defineCommand(REGISTER_SPEC, async ({ values }, io) => {
   if (values['dry-run']) {
     const caBundle = await readCa(values['ca-file'], true, io);
     const object = buildWebhookConfiguration({ ...options, caBundle });
-    io.stdout(output === 'json' ? `${JSON.stringify(object, null, 2)}\n` : stringify(object, { lineWidth: 0 }));
+    io.stdout(output === 'json' ? `${JSON.stringify(object, null, 2)}\n` : toYaml(object));
     return EXIT.OK;
   }
 

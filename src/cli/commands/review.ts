@@ -4,7 +4,7 @@ import { admit } from '../../core/admit.js';
 import { EXIT, InjectorError, isInjectorError } from '../../errors.js';
 import { CORE_FLAGS, loadCoreContext } from '../core-context.js';
 import { defineCommand } from '../command.js';
-import { readInput } from '../io.js';
+import { inputName, readInput } from '../io.js';
 
 export const review = defineCommand(
   {
@@ -21,9 +21,9 @@ export const review = defineCommand(
   },
   async ({ values }, io) => {
     if (values.filename === undefined) throw new InjectorError('EI_ERR_USAGE', 'review: -f FILE|- is required (an AdmissionReview as JSON or YAML)');
-    const file = values.filename;
+    const file = inputName(values.filename);
     const context = await loadCoreContext(values);
-    const text = await readInput(file, io);
+    const text = await readInput(values.filename, io);
     let body: unknown;
     try {
       body = parse(text, { maxAliasCount: 100 });

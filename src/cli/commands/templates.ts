@@ -1,11 +1,11 @@
 // `exporter-injector templates list|show NAME|validate [DIR]`: what the registry holds, and a
 // check of a template directory before it is mounted into the webhook.
-import { stringify } from 'yaml';
 import type { ExporterTemplate } from '../../core/types.js';
 import { closest } from '../../core/values.js';
 import { EXIT, InjectorError } from '../../errors.js';
 import { BUILTIN_DIR, loadRegistry, readTemplateDir } from '../../registry/load.js';
 import { defineCommand } from '../command.js';
+import { toYaml } from '../yaml-output.js';
 
 const SUBCOMMANDS = ['list', 'show', 'validate'] as const;
 
@@ -62,7 +62,7 @@ export const templates = defineCommand(
             `templates show: no template named "${name}"${hint ? ` (did you mean ${hint}?)` : ''}; valid names: ${[...registry.templates.keys()].sort().join(', ')}`,
           );
         }
-        io.stdout(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : stringify(t, { lineWidth: 0 }));
+        io.stdout(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : toYaml(t));
         return EXIT.OK;
       }
       case 'validate': {
