@@ -12,7 +12,6 @@ import {
   type V1ObjectMeta,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { DEFAULT_CORE_SETTINGS } from '../core/defaults.js';
 import { InjectorError } from '../errors.js';
 import { loadRegistry } from '../registry/load.js';
@@ -239,9 +238,8 @@ export function auditDocument(report: AuditReport, restarts: readonly RestartAct
   };
 }
 
-export function formatAudit(report: AuditReport, restarts: readonly RestartAction[] | undefined, output: 'table' | 'json' | 'yaml'): string {
-  if (output === 'json') return `${JSON.stringify(auditDocument(report, restarts), null, 2)}\n`;
-  if (output === 'yaml') return stringify(auditDocument(report, restarts), { lineWidth: 0 });
+/** The table: one row per workload and distinct reason, then what to do (or what --restart did). */
+export function formatAuditTable(report: AuditReport, restarts: readonly RestartAction[] | undefined): string {
   const scanned = `scanned ${report.scanned.pods} pods in ${report.scope} (${report.scanned.pages} page${report.scanned.pages === 1 ? '' : 's'})`;
   if (report.workloads.length === 0) return `no findings: every opted-in pod is injected from the current templates; ${scanned}\n`;
   const rows: string[][] = [['WORKLOAD', 'NAMESPACE', 'PODS', 'FINDING', 'REASON']];

@@ -3,10 +3,11 @@
 import type { CommandSpec } from '../../config/flags.js';
 import { isDnsLabel, isDnsSubdomain } from '../../core/values.js';
 import { EXIT, InjectorError } from '../../errors.js';
-import { AUDIT_DEFAULTS, RESTARTED_AT, formatAudit, restartWorkloads, runAudit } from '../../kube/audit.js';
+import { AUDIT_DEFAULTS, RESTARTED_AT, auditDocument, formatAuditTable, restartWorkloads, runAudit } from '../../kube/audit.js';
 import { requireKubeConfig } from '../../kube/kubeconfig.js';
 import { WEBHOOK_DEFAULTS } from '../../kube/webhook-config.js';
 import { defineCommand } from '../command.js';
+import { toYaml } from '../yaml-output.js';
 
 const OUTPUTS = ['table', 'json', 'yaml'] as const;
 const MAX_PAGE_SIZE = 5000;
@@ -63,7 +64,8 @@ export const audit = defineCommand(AUDIT_SPEC, async ({ values }, io) => {
   const kc = requireKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
   const report = await runAudit(kc, { namespace: values.namespace, pageSize, configurationName: values.name, templatesDir: values.templates });
   const restarts = values.restart ? await restartWorkloads(kc, report.workloads, { dryRun: values['dry-run'] }) : undefined;
-  io.stdout(formatAudit(report, restarts, values.output));
+  const output = values.output;
+  io.stdout(output === 'table' ? formatAuditTable(report, restarts) : output === 'json' ? `${JSON.stringify(auditDocument(report, restarts), null, 2)}\n` : toYaml(auditDocument(report, restarts)));
   const remaining = restarts === undefined ? report.findings : restarts.filter((r) => r.action !== 'restarted').length;
   return remaining === 0 ? EXIT.OK : EXIT.FAILED;
 });
