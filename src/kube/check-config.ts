@@ -22,6 +22,13 @@ export function desiredAdmissionObjects(options: WebhookOptions, _version: Clust
   return [buildWebhookConfiguration({ ...options, caBundle: undefined }) as AdmissionObject];
 }
 
+/** Per kind: the check's id, and what the cluster lacks without the object. */
+export const OBJECT_ROLES: Readonly<Record<string, { readonly id: string; readonly missing: string }>> = {
+  MutatingWebhookConfiguration: { id: 'configuration', missing: 'the API server calls no webhook' },
+  ValidatingAdmissionPolicy: { id: 'policy', missing: 'opted-in pods admitted without injection are not flagged at admission (audit still finds them)' },
+  ValidatingAdmissionPolicyBinding: { id: 'policy-binding', missing: 'the final-state policy is not applied' },
+};
+
 export interface ObjectState {
   readonly ref: string;
   readonly desired: AdmissionObject;

@@ -15,7 +15,7 @@ import { ANNOTATION } from '../core/annotations.js';
 import { isInjectorError } from '../errors.js';
 import { TLS_FILES } from '../tls/names.js';
 import { httpStatusOf, toKubeError } from './api-error.js';
-import { compareAdmissionObjects, desiredAdmissionObjects, type ObjectState } from './check-config.js';
+import { OBJECT_ROLES, compareAdmissionObjects, desiredAdmissionObjects, type ObjectState } from './check-config.js';
 import { PROBE_TEMPLATE, dryRunCreate, injectedExporters, injectionMarks, probePod } from './check-probe.js';
 import { coversHost, oneLine, parseCertificates, serviceHostname, validityOf, verifyChain } from './check-tls.js';
 import { readClusterVersion } from './cluster-version.js';
@@ -122,18 +122,19 @@ function registerCommand(o: WebhookOptions, secret?: string): string {
 }
 
 function configurationResult(s: ObjectState, o: WebhookOptions): CheckResult {
+  const role = OBJECT_ROLES[s.desired.kind ?? ''] ?? { id: 'configuration', missing: 'register has not written it' };
   if (s.existing === undefined) {
-    return fail('configuration', `${s.ref} does not exist: the API server calls no webhook`, `create it: ${registerCommand(o)} (or apply an overlay of deploy/)`);
+    return fail(role.id, `${s.ref} does not exist: ${role.missing}`, `create it: ${registerCommand(o)} (or apply an overlay of deploy/)`);
   }
   if (s.differences.length > 0) {
     return fail(
-      'configuration',
+      role.id,
       `${s.ref} differs from what register writes (${s.differences.length} field${s.differences.length === 1 ? '' : 's'}; in the cluster -> expected)`,
       `run ${registerCommand(o)}; or, if the differences are intended, pass check the same flags register was given`,
       [...s.differences],
     );
   }
-  return pass('configuration', `${s.ref} matches what register writes`);
+  return pass(role.id, `${s.ref} matches what register writes`);
 }
 
 function certificateResults(configuration: V1MutatingWebhookConfiguration | undefined, secret: V1Secret | undefined, options: CheckOptions, now: Date): CheckResult[] {

@@ -65,6 +65,8 @@ export class ClusterStandIn {
   readonly #objects = new Map<string, Json>();
   /** Every PATCH the stand-in applied, in order. */
   readonly patches: RecordedPatch[] = [];
+  /** Every call to a webhook during a pod create: the webhook's name and the pod's. */
+  readonly webhookCalls: { readonly webhook: string; readonly pod: string }[] = [];
   /** limit of every pod list page served, in order. */
   readonly podPages: { limit: number | undefined; continued: boolean; items: number }[] = [];
   #version = 5000;
@@ -245,6 +247,7 @@ export class ClusterStandIn {
         if (!sendsPodCreates(webhook)) continue;
         if (!matchesSelector(namespaceLabels, webhook.namespaceSelector)) continue;
         if (!matchesSelector(pod.metadata.labels ?? {}, webhook.objectSelector)) continue;
+        this.webhookCalls.push({ webhook: webhook.name, pod: pod.metadata.name });
         const result = await this.callWebhook(webhook, pod, namespace, dryRun);
         if ('failure' in result) {
           if (webhook.failurePolicy === 'Ignore') continue;

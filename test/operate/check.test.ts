@@ -97,7 +97,7 @@ describe('check', () => {
   });
 
   const broken: [string, () => InstallOptions, string[], RegExp][] = [
-    ['a caBundle of another CA', () => ({ tls: good, caBundle: other.ca.cert }), ['ca-bundle', 'probe-inject'], /^✗ caBundle does not verify the serving certificate in secret\/exporter-injector-tls\n {4}webhook inject\.exporter-injector\.io: the serving certificate \(issuer .*\) is not signed by the caBundle's certificate/m],
+    ['a caBundle of another CA', () => ({ tls: good, caBundle: other.ca.cert }), ['ca-bundle', 'probe-inject'], /^✗ caBundle does not verify the serving certificate in secret\/exporter-injector-tls\n {4}webhook [a-z.-]+: the serving certificate \(issuer .*\) is not signed by the caBundle's certificate/m],
     ['an expired certificate', () => ({ tls: expired }), ['expiry', 'probe-inject'], /^✗ the serving certificate in secret\/exporter-injector-tls expired on .* \(\d+ days ago\)$/m],
     ['no ready endpoints', () => ({ tls: good, readyEndpoints: false }), ['endpoints', 'probe-inject'], /^✗ service\/exporter-injector has no ready endpoints for port 443 \(1 not ready\)$/m],
     ['no webhook configuration', () => ({ tls: good, unregistered: true }), ['configuration', 'probe-inject'], /^✗ mutatingwebhookconfiguration\/exporter-injector does not exist: the API server calls no webhook\n {4}fix: create it: exporter-injector register/m],
