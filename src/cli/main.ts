@@ -17,6 +17,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   templates: async () => (await import('./commands/templates.js')).templates,
   certs: async () => (await import('./commands/certs.js')).certs,
   register: async () => (await import('./commands/register.js')).register,
+  install: async () => (await import('./commands/install.js')).install,
   unregister: async () => (await import('./commands/register.js')).unregister,
   check: async () => (await import('./commands/check.js')).check,
   audit: async () => (await import('./commands/audit.js')).audit,

@@ -4,7 +4,7 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { ANNOTATION, nearMissOptIn, parseOptIn } from './annotations.js';
 import { mutatePod } from './mutate.js';
 import { decodeReview, encodePatch, encodeResponse, isPodRequest, podOf } from './review.js';
-import type { AdmissionReviewResponse, CoreSettings, Outcome, Pod, Problem, Registry, SkipReason } from './types.js';
+import { MIRROR_POD_ANNOTATION, type AdmissionReviewResponse, type CoreSettings, type Outcome, type Pod, type Problem, type Registry, type SkipReason } from './types.js';
 
 export interface AdmitResult {
   readonly review: AdmissionReviewResponse;
@@ -47,6 +47,7 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
   if (namespace !== undefined && settings.ignoredNamespaces.includes(namespace)) return answer(skipped('ignored-namespace'), [], namespace, name);
 
   const annotations = pod.metadata?.annotations;
+  if (annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return answer(skipped('mirror-pod'), [], namespace, name);
   const optInResult = parseOptIn(annotations);
   if (!optInResult.optedIn) return answer(skipped('not-opted-in', nearMissOptIn(annotations)), [], namespace, name);
   // Reinvocation (or a pod copied from an injected one): injected once is enough.

@@ -4,7 +4,8 @@ import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhookConf
 import type { ClusterVersion } from './cluster-version.js';
 import { httpStatusOf, toKubeError } from './api-error.js';
 import { mergeWebhookConfiguration } from './register.js';
-import { buildWebhookConfiguration, type WebhookOptions } from './webhook-config.js';
+import { desiredAdmissionObjects } from './admission-objects.js';
+import type { WebhookOptions } from './webhook-config.js';
 
 /** An object register writes: the MutatingWebhookConfiguration (and, where the builder adds them, policy objects). */
 export interface AdmissionObject {
@@ -15,11 +16,12 @@ export interface AdmissionObject {
 }
 
 /**
- * The one place that says what `register` would write for this cluster. The version is where the builder
- * chooses matchConditions and policy objects; the caBundle is left out (checked against the Secret instead).
+ * The one place that says what `register` would write for this cluster: its own builder, for this version
+ * (matchConditions and the policy objects depend on it). The caBundle is left out: it is checked against the
+ * Secret instead.
  */
-export function desiredAdmissionObjects(options: WebhookOptions, _version: ClusterVersion): AdmissionObject[] {
-  return [buildWebhookConfiguration({ ...options, caBundle: undefined }) as AdmissionObject];
+export function expectedAdmissionObjects(options: WebhookOptions, version: ClusterVersion): AdmissionObject[] {
+  return desiredAdmissionObjects({ ...options, caBundle: undefined }, version).objects as AdmissionObject[];
 }
 
 /** Per kind: the check's id, and what the cluster lacks without the object. */

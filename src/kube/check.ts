@@ -15,7 +15,7 @@ import { ANNOTATION } from '../core/annotations.js';
 import { isInjectorError } from '../errors.js';
 import { TLS_FILES } from '../tls/names.js';
 import { httpStatusOf, toKubeError } from './api-error.js';
-import { OBJECT_ROLES, compareAdmissionObjects, desiredAdmissionObjects, type ObjectState } from './check-config.js';
+import { OBJECT_ROLES, compareAdmissionObjects, expectedAdmissionObjects, type ObjectState } from './check-config.js';
 import { PROBE_TEMPLATE, dryRunCreate, injectedExporters, injectionMarks, probePod } from './check-probe.js';
 import { coversHost, oneLine, parseCertificates, serviceHostname, validityOf, verifyChain } from './check-tls.js';
 import { readClusterVersion } from './cluster-version.js';
@@ -78,7 +78,7 @@ export async function runChecks(kc: KubeConfig, options: CheckOptions): Promise<
 
   let states: ObjectState[] = [];
   await guard('configuration', 'read the admission configuration', async () => {
-    states = await compareAdmissionObjects(kc, desiredAdmissionObjects(o, version), server);
+    states = await compareAdmissionObjects(kc, expectedAdmissionObjects(o, version), server);
     return states.map((s) => configurationResult(s, o));
   });
   const configuration = states.find((s) => s.desired.kind === 'MutatingWebhookConfiguration')?.existing as V1MutatingWebhookConfiguration | undefined;
@@ -116,6 +116,7 @@ function registerCommand(o: WebhookOptions, secret?: string): string {
     o.failurePolicy !== d.failurePolicy ? `--failure-policy ${o.failurePolicy}` : '',
     o.timeoutSeconds !== d.timeoutSeconds ? `--timeout ${o.timeoutSeconds}` : '',
     o.labelGate ? '--label-gate' : '',
+    o.validationAction !== d.validationAction ? `--validation-action ${o.validationAction}` : '',
     secret ? `--ensure-secret ${secret}` : '',
   ].filter(Boolean);
   return ['exporter-injector register', ...flags].join(' ');

@@ -36,7 +36,7 @@ const MIB = 1024 * 1024;
  * info it would be most of the log volume and a third of the skip path's cost, and
  * exporter_injector_admissions_total counts them by reason all the same.
  */
-const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', 'subresource', 'ignored-namespace', 'not-opted-in']);
+const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', 'subresource', 'ignored-namespace', 'not-opted-in', 'mirror-pod']);
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;

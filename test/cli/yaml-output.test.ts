@@ -132,10 +132,14 @@ describe('YAML output, decoded by kubectl', () => {
     const json = fakeIo();
     assert.equal(await main([...flags, '-o', 'yaml'], yaml.io), 0, yaml.stderr());
     assert.equal(await main([...flags, '-o', 'json'], json.io), 0, json.stderr());
-    const meant = JSON.parse(json.stdout()) as Json;
-    const service = ((meant.webhooks as Json[])[0]!.clientConfig as { service: Json }).service;
-    assert.deepEqual([service.namespace, service.name], ['on', 'y'], 'the flags reached the object');
-    assert.deepEqual(await kubectl.decode(`${yaml.stdout()}---\n${json.stdout()}`), [meant, meant]);
+    // -o json prints a v1 List of the admission objects; -o yaml the same objects, one document each.
+    const list = JSON.parse(json.stdout()) as Json;
+    const meant = list.items as Json[];
+    const service = ((meant[0]!.webhooks as Json[])[0]!.clientConfig as { service: Json }).service;
+    assert.deepEqual([service.namespace, service.name], ['on', 'y'], 'the flags reached the objects');
+    assert.equal(meant.length, 3, 'the configuration, the policy and its binding');
+    // kubectl decodes a List into its items.
+    assert.deepEqual(await kubectl.decode(`${yaml.stdout()}---\n${json.stdout()}`), [...meant, ...meant]);
   });
 
   it('certs --secret prints a Secret kubectl decodes as printed, in a namespace named "yes"', async () => {

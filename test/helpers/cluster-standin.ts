@@ -2,7 +2,7 @@
 // configurations, Secrets, /version) plus pods listed in pages (limit/continue), namespaces,
 // workloads (GET and PATCH, as `kubectl rollout restart` patches them), Services, EndpointSlices
 // and Endpoints, and a pod create (dry-run or not) that runs mutating admission the way an API
-// server does: each matching webhook of every stored configuration is called through its Service's
+// server does: each webhook of every stored configuration whose selectors and matchConditions (CEL) select it is called through its Service's
 // ready endpoints over TLS trusting only the caBundle (with the real webhook server behind it), its
 // JSON patch applied with fast-json-patch, and a failed call handled by the webhook's failurePolicy.
 import { randomUUID } from 'node:crypto';
@@ -19,6 +19,7 @@ import { createLogger } from '../../src/server/logger.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { MIN_TLS_VERSION } from '../../src/server/serving-certificate.js';
 import { FakeApiServer, status, type RecordedRequest, type Reply } from '../kube/fake-apiserver.js';
+import { allTrue } from '../kube/cel.js';
 import { ApiServerStandIn } from './api-server-standin.js';
 
 type Json = Record<string, any>;
@@ -247,6 +248,9 @@ export class ClusterStandIn {
         if (!sendsPodCreates(webhook)) continue;
         if (!matchesSelector(namespaceLabels, webhook.namespaceSelector)) continue;
         if (!matchesSelector(pod.metadata.labels ?? {}, webhook.objectSelector)) continue;
+        // matchConditions (CEL) are evaluated by a real CEL engine; all true, or the webhook is not called.
+        const request = { operation: 'CREATE', namespace, kind: { group: '', version: 'v1', kind: 'Pod' }, dryRun };
+        if (webhook.matchConditions?.length && !allTrue(webhook.matchConditions, { object: pod, request })) continue;
         this.webhookCalls.push({ webhook: webhook.name, pod: pod.metadata.name });
         const result = await this.callWebhook(webhook, pod, namespace, dryRun);
         if ('failure' in result) {

@@ -36,7 +36,8 @@ function byStatus(report: JsonReport, status: string): string[] {
   return report.results.filter((r) => r.status === status).map((r) => r.id).sort();
 }
 
-const ALL = ['ca-bundle', 'configuration', 'endpoints', 'expiry', 'mounted-secret', 'probe-inject', 'probe-skip', 'replicas'];
+// Kubernetes 1.30 (the stand-in's version): the configuration, the final-state policy and its binding.
+const ALL = ['ca-bundle', 'configuration', 'endpoints', 'expiry', 'mounted-secret', 'policy', 'policy-binding', 'probe-inject', 'probe-skip', 'replicas'];
 
 describe('check', () => {
   let good: Pki;
@@ -68,7 +69,12 @@ describe('check', () => {
       assert.equal(report.ok, true);
       assert.match(text, /^✓ mutatingwebhookconfiguration\/exporter-injector matches what register writes$/m);
       assert.match(text, /^✓ a dry-run pod that opts in to redis in namespace default came back with redis-exporter and the status annotation$/m);
-      assert.match(text, /^8 passed, 0 warnings, 0 failed$/m);
+      assert.match(text, /^10 passed, 0 warnings, 0 failed$/m);
+      // matchConditions: only the pod that opted in was sent to the webhook (to the entry for policy required).
+      assert.deepEqual(
+        i.cluster.webhookCalls.map((c) => `${c.webhook} ${c.pod.replace(/-\w+$/, '')}`),
+        ['required.inject.exporter-injector.io exporter-injector-check-inject', 'required.inject.exporter-injector.io exporter-injector-check-inject'],
+      );
       const creates = i.cluster.api.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/default/pods');
       assert.equal(creates.length, 4, 'two probes per run, two runs');
       assert.ok(creates.every((r) => r.query.get('dryRun') === 'All'), 'every probe is a server-side dry run');
@@ -100,7 +106,7 @@ describe('check', () => {
     ['a caBundle of another CA', () => ({ tls: good, caBundle: other.ca.cert }), ['ca-bundle', 'probe-inject'], /^✗ caBundle does not verify the serving certificate in secret\/exporter-injector-tls\n {4}webhook [a-z.-]+: the serving certificate \(issuer .*\) is not signed by the caBundle's certificate/m],
     ['an expired certificate', () => ({ tls: expired }), ['expiry', 'probe-inject'], /^✗ the serving certificate in secret\/exporter-injector-tls expired on .* \(\d+ days ago\)$/m],
     ['no ready endpoints', () => ({ tls: good, readyEndpoints: false }), ['endpoints', 'probe-inject'], /^✗ service\/exporter-injector has no ready endpoints for port 443 \(1 not ready\)$/m],
-    ['no webhook configuration', () => ({ tls: good, unregistered: true }), ['configuration', 'probe-inject'], /^✗ mutatingwebhookconfiguration\/exporter-injector does not exist: the API server calls no webhook\n {4}fix: create it: exporter-injector register/m],
+    ['no webhook configuration', () => ({ tls: good, unregistered: true }), ['configuration', 'policy', 'policy-binding', 'probe-inject'], /^✗ mutatingwebhookconfiguration\/exporter-injector does not exist: the API server calls no webhook\n {4}fix: create it: exporter-injector register/m],
     [
       'a webhook that answers without a patch',
       () => ({ tls: good, backend: { transform: (r) => ({ ...r, review: { ...r.review, response: { uid: r.review.response.uid, allowed: true } } }) } }),
@@ -135,16 +141,17 @@ describe('check', () => {
     });
   }
 
-  it('failurePolicy Fail and no endpoints: both probes are refused, with the API server\'s message', async () => {
+  it('failurePolicy Fail and no endpoints: the opted-in probe is refused with the API server\'s message; the other one is not sent', async () => {
     await withInstallation({ tls: good, readyEndpoints: false, registerFlags: ['--failure-policy', 'Fail'] }, async (i) => {
       const { code, report, text } = await checkJson(i, ['--failure-policy', 'Fail']);
       assert.equal(code, 1, text);
-      assert.deepEqual(byStatus(report, 'fail'), ['endpoints', 'probe-inject', 'probe-skip'], text);
+      assert.deepEqual(byStatus(report, 'fail'), ['endpoints', 'probe-inject'], text);
       assert.match(
         text,
-        /^✗ a dry-run pod that opts in to redis in namespace default was refused\n {4}cannot dry-run create pods\/exporter-injector-check-inject-\w+ in namespace default: HTTP 500: Internal error occurred: failed calling webhook "inject\.exporter-injector\.io": failed to call webhook: Post "https:\/\/exporter-injector\.exporter-injector\.svc:443\/mutate\?timeout=5s": no endpoints available for service "exporter-injector"$/m,
+        /^✗ a dry-run pod that opts in to redis in namespace default was refused\n {4}cannot dry-run create pods\/exporter-injector-check-inject-\w+ in namespace default: HTTP 500: Internal error occurred: failed calling webhook "required\.inject\.exporter-injector\.io": failed to call webhook: Post "https:\/\/exporter-injector\.exporter-injector\.svc:443\/mutate\?timeout=5s": no endpoints available for service "exporter-injector"$/m,
       );
-      assert.match(text, /^✗ a dry-run pod that does not opt in, in namespace default, was refused: pods that never asked for an exporter are blocked$/m);
+      assert.match(text, /^✓ a dry-run pod that does not opt in, in namespace default, came back without injection$/m);
+      assert.ok(!i.cluster.webhookCalls.some((c) => c.pod.startsWith('exporter-injector-check-skip')), 'matchConditions kept it from the webhook');
     });
   });
 

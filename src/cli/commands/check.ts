@@ -4,7 +4,7 @@ import { isDnsLabel, isDnsSubdomain } from '../../core/values.js';
 import { EXIT, InjectorError } from '../../errors.js';
 import { CHECK_DEFAULTS, formatCheckText, runChecks } from '../../kube/check.js';
 import { requireKubeConfig } from '../../kube/kubeconfig.js';
-import { FAILURE_POLICIES, TIMEOUT_RANGE, WEBHOOK_DEFAULTS, resolveWebhookOptions } from '../../kube/webhook-config.js';
+import { FAILURE_POLICIES, TIMEOUT_RANGE, VALIDATION_ACTIONS, WEBHOOK_DEFAULTS, resolveWebhookOptions } from '../../kube/webhook-config.js';
 import { DEFAULT_SECRET_NAME } from '../../tls/secret.js';
 import { defineCommand } from '../command.js';
 
@@ -17,15 +17,16 @@ const CHECK_SPEC = {
   description: [
     'Proves the installed webhook works, one line per check (✓ passed, ! warning, ✗ failed with its fix,',
     '- skipped because what it needs is missing):',
-    '  - the MutatingWebhookConfiguration exists and equals what register writes (differences listed);',
+    '  - the MutatingWebhookConfiguration (and, from Kubernetes 1.30, the final-state ValidatingAdmissionPolicy',
+    '    and its binding) exist and equal what register writes for this cluster version (differences listed);',
     '  - its caBundle verifies the serving certificate in the TLS Secret, for <service>.<namespace>.svc;',
     '  - days until that certificate expires (a warning under --expiry-warning-days);',
     '  - the Deployment mounts that Secret and has ready replicas; the Service has ready endpoints;',
     '  - end to end: a server-side dry-run create (dryRun=All: nothing is stored) of a pod that opts in to',
     '    redis in --probe-namespace comes back with the exporter and the status annotation, and one that',
-    '    does not opt in comes back without injection.',
-    'Give it the flags register was given (--name, --path, --port, --failure-policy, --timeout, --label-gate),',
-    'so "what register writes" is the same object. Needs get on those objects and create on pods in',
+    '    does not opt in comes back without injection (with matchConditions it is not even sent).',
+    'Give it the flags register was given (--name, --path, --port, --failure-policy, --timeout, --label-gate,',
+    '--validation-action), so "what register writes" is the same. Needs get on those objects and create on pods in',
     '--probe-namespace (a dry run is authorized like a create). docs/operations.md: troubleshooting by ✗ line.',
   ].join('\n'),
   flags: {
@@ -42,6 +43,7 @@ const CHECK_SPEC = {
     'failure-policy': { type: 'string', value: 'POLICY', choices: FAILURE_POLICIES, help: 'as given to register', shownDefault: WEBHOOK_DEFAULTS.failurePolicy },
     timeout: { type: 'string', value: 'SECONDS', help: 'as given to register', shownDefault: String(WEBHOOK_DEFAULTS.timeoutSeconds) },
     'label-gate': { type: 'boolean', help: 'as given to register' },
+    'validation-action': { type: 'string', value: 'ACTION', choices: VALIDATION_ACTIONS, help: 'as given to register', shownDefault: WEBHOOK_DEFAULTS.validationAction },
     kubeconfig: { type: 'string', value: 'FILE', help: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else in-cluster)' },
     context: { type: 'string', value: 'NAME', help: 'context of that kubeconfig (default: its current context)' },
   },
@@ -60,6 +62,7 @@ export const check = defineCommand(CHECK_SPEC, async ({ values }, io) => {
     failurePolicy: values['failure-policy'],
     timeoutSeconds: wholeNumber(values.timeout, '--timeout', TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     labelGate: values['label-gate'],
+    validationAction: values['validation-action'],
   });
   const probeNamespace = values['probe-namespace'];
   if (!isDnsLabel(probeNamespace)) {

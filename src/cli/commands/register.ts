@@ -1,19 +1,22 @@
-// `exporter-injector register` / `unregister`: create-or-update or delete the MutatingWebhookConfiguration.
+// `exporter-injector register` / `unregister`: create-or-update or delete the admission objects: the
+// MutatingWebhookConfiguration and the final-state ValidatingAdmissionPolicy with its binding.
 import { readFile } from 'node:fs/promises';
 import type { V1Secret } from '@kubernetes/client-node';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
-import { registerWebhook, unregisterWebhook, type RegisterResult } from '../../kube/register.js';
+import { desiredAdmissionObjects, MATCH_CONDITIONS_SINCE, parseKubeVersion, VALIDATING_POLICY_SINCE } from '../../kube/admission-objects.js';
+import { readClusterVersion } from '../../kube/cluster-version.js';
+import { finalStatePolicyName } from '../../kube/final-state-policy.js';
+import { registerAdmission, unregisterAdmission, type ObjectResult } from '../../kube/register.js';
 import { ensureTlsSecret } from '../../kube/tls-secret.js';
 import {
   FAILURE_POLICIES,
   LABEL_GATE_KEY,
   TIMEOUT_RANGE,
+  VALIDATION_ACTIONS,
   WEBHOOK_DEFAULTS,
-  buildWebhookConfiguration,
   resolveWebhookOptions,
-  type FailurePolicy,
   type WebhookOptions,
 } from '../../kube/webhook-config.js';
 import { generateCa, issueServingCertificate } from '../../tls/generate.js';
@@ -29,29 +32,50 @@ const OUTPUTS = ['yaml', 'json'] as const;
 const CLUSTER_FLAGS = {
   kubeconfig: { type: 'string', value: 'FILE', help: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else in-cluster)' },
   context: { type: 'string', value: 'NAME', help: 'context of that kubeconfig (default: its current context)' },
-  name: { type: 'string', value: 'NAME', help: `name of the MutatingWebhookConfiguration (default ${WEBHOOK_DEFAULTS.name})` },
+  name: {
+    type: 'string',
+    value: 'NAME',
+    help: `name of the MutatingWebhookConfiguration; the policy and binding are NAME-final-state (default ${WEBHOOK_DEFAULTS.name})`,
+  },
 } as const satisfies Flags;
 
 const REGISTER_SPEC = {
   name: 'register',
-  summary: 'create or update the MutatingWebhookConfiguration',
+  summary: 'create or update the admission objects (webhook configuration, final-state policy)',
   usage: '[flags]',
   description: [
-    'Creates the MutatingWebhookConfiguration, or updates it: our webhook (inject.exporter-injector.io) and our',
-    'labels are set, everything else on the object (annotations, other labels, other webhooks) is kept. An update',
-    'that races another writer (HTTP 409) is re-read and retried. Prints what changed.',
+    'Reads the cluster\'s version and creates or updates the admission objects it accepts (docs/admission.md):',
+    `  Kubernetes >= ${MATCH_CONDITIONS_SINCE.major}.${MATCH_CONDITIONS_SINCE.minor}: the MutatingWebhookConfiguration with two webhooks, one per pod policy, whose`,
+    '                  matchConditions send only opted-in pods, never mirror pods;',
+    `  Kubernetes >= ${VALIDATING_POLICY_SINCE.major}.${VALIDATING_POLICY_SINCE.minor}: also the ValidatingAdmissionPolicy NAME-final-state and its binding, which flag an`,
+    '                  opted-in pod admitted without the exporter-injector.io/status annotation;',
+    '  older:          one webhook, failurePolicy Ignore, every pod in scope is sent (a warning says so).',
+    'In the configuration our webhooks and labels are set; everything else on it (annotations, other labels,',
+    'other webhooks) is kept. An update that races another writer (HTTP 409) is re-read and retried. Prints what',
+    'changed, or "unchanged" for each object.',
     '',
-    `Defaults: pods, CREATE only; failurePolicy ${WEBHOOK_DEFAULTS.failurePolicy}; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded;`,
-    'sideEffects None; namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.',
+    `Defaults: pods, CREATE only; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded; sideEffects None;`,
+    'namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.',
   ].join('\n'),
   flags: {
     service: { type: 'string', value: 'NAME', help: `Service in front of the webhook (default ${WEBHOOK_DEFAULTS.service})` },
     namespace: { type: 'string', value: 'NAME', help: `its namespace, also excluded from injection (default ${WEBHOOK_DEFAULTS.namespace})` },
     path: { type: 'string', value: 'PATH', help: `URL path serve answers on (default ${WEBHOOK_DEFAULTS.path})` },
     port: { type: 'string', value: 'N', help: `Service port (default ${WEBHOOK_DEFAULTS.port})` },
-    'failure-policy': { type: 'string', value: 'POLICY', choices: FAILURE_POLICIES, help: `what the API server does when the webhook fails (default ${WEBHOOK_DEFAULTS.failurePolicy})` },
+    'failure-policy': {
+      type: 'string',
+      value: 'POLICY',
+      choices: FAILURE_POLICIES,
+      help: `when the webhook cannot answer (default ${WEBHOOK_DEFAULTS.failurePolicy}): PerPod: pods with policy required wait (Fail), policy optional are created without the exporter (Ignore); Ignore or Fail: the same for every pod`,
+    },
+    'validation-action': {
+      type: 'string',
+      value: 'ACTION',
+      choices: VALIDATION_ACTIONS,
+      help: `what the final-state policy does with an opted-in pod that was not injected; both also write an audit annotation (default ${WEBHOOK_DEFAULTS.validationAction})`,
+    },
     timeout: { type: 'string', value: 'SECONDS', help: `${TIMEOUT_RANGE.min}..${TIMEOUT_RANGE.max} (default ${WEBHOOK_DEFAULTS.timeoutSeconds})` },
-    'label-gate': { type: 'boolean', help: `send only pods labelled ${LABEL_GATE_KEY}: "true" (large clusters)` },
+    'label-gate': { type: 'boolean', help: `send only pods labelled ${LABEL_GATE_KEY}: "true" (clusters without matchConditions)` },
     'ca-file': { type: 'string', value: 'FILE', help: `PEM CA the API server trusts for the webhook (default ${DEFAULT_CA_FILE})` },
     'ensure-secret': {
       type: 'string',
@@ -59,12 +83,14 @@ const REGISTER_SPEC = {
       help: 'create the kubernetes.io/tls Secret NAME in --namespace if missing (new CA and serving certificate) and register with its ca.crt, instead of --ca-file',
     },
     ...CLUSTER_FLAGS,
-    'dry-run': { type: 'boolean', help: 'print the object instead of sending it; needs no cluster' },
-    output: { type: 'string', short: 'o', value: 'FORMAT', choices: OUTPUTS, help: 'with --dry-run: the format to print (default yaml)' },
+    'dry-run': { type: 'boolean', help: 'print the objects instead of sending them; needs no cluster' },
+    'kube-version': { type: 'string', value: 'X.Y', help: 'with --dry-run: print the shape for that Kubernetes version (default: the newest)' },
+    output: { type: 'string', short: 'o', value: 'FORMAT', choices: OUTPUTS, help: 'with --dry-run: the format to print (default yaml; json prints a v1 List)' },
   },
   examples: [
     'exporter-injector register --dry-run -o yaml',
-    'exporter-injector register --ca-file certs/ca.crt --label-gate',
+    'exporter-injector register --dry-run --kube-version 1.27 --label-gate',
+    'exporter-injector register --ca-file certs/ca.crt --failure-policy Ignore',
     'exporter-injector register --ensure-secret exporter-injector-tls     # what the self-managed Job runs',
   ],
   exits: { 1: 'the cluster refused or could not be reached', 3: 'the CA file or kubeconfig cannot be read' },
@@ -72,9 +98,9 @@ const REGISTER_SPEC = {
 
 const UNREGISTER_SPEC = {
   name: 'unregister',
-  summary: 'delete the MutatingWebhookConfiguration',
+  summary: 'delete the admission objects',
   usage: '[flags]',
-  description: 'Deletes the MutatingWebhookConfiguration. Already absent is not an error (exit 0).',
+  description: 'Deletes the ValidatingAdmissionPolicyBinding and ValidatingAdmissionPolicy NAME-final-state and the MutatingWebhookConfiguration NAME. Already absent is not an error (exit 0).',
   flags: {
     ...CLUSTER_FLAGS,
     'dry-run': { type: 'boolean', help: 'print what would be deleted; needs no cluster' },
@@ -99,10 +125,20 @@ export const register = defineCommand(REGISTER_SPEC, async ({ values }, io) => {
   const options = resolveWebhookOptions(webhookOptions(values));
   const credentials = { kubeconfig: values.kubeconfig, context: values.context, env: io.env };
 
+  const kubeVersion = parseKubeVersion(values['kube-version']);
+  if (kubeVersion !== undefined && !values['dry-run']) {
+    throw new InjectorError('EI_ERR_USAGE', '--kube-version picks the shape for --dry-run; without --dry-run register reads the version from the API server');
+  }
+
   if (values['dry-run']) {
     const caBundle = await readCa(values['ca-file'], true, io);
-    const object = buildWebhookConfiguration({ ...options, caBundle });
-    io.stdout(output === 'json' ? `${JSON.stringify(object, null, 2)}\n` : toYaml(object));
+    const desired = desiredAdmissionObjects({ ...options, caBundle }, kubeVersion);
+    for (const notice of desired.notices) io.stderr(`note: ${notice}\n`);
+    io.stdout(
+      output === 'json'
+        ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: desired.objects }, null, 2)}\n`
+        : desired.objects.map((o) => toYaml(o)).join('---\n'),
+    );
     return EXIT.OK;
   }
 
@@ -115,36 +151,39 @@ export const register = defineCommand(REGISTER_SPEC, async ({ values }, io) => {
   } else {
     caBundle = await readCa(values['ca-file'], false, io);
   }
-  const result = await registerWebhook(kc, buildWebhookConfiguration({ ...options, caBundle }));
-  io.stdout(describeResult(result, serverOf(kc)));
+  const version = await readClusterVersion(kc);
+  const registration = await registerAdmission(kc, { ...options, caBundle }, version);
+  for (const notice of registration.notices) io.stderr(`warning: ${notice}\n`);
+  io.stdout(registration.results.map((r) => describeResult(r, serverOf(kc))).join(''));
+  if (registration.results.every((r) => r.action === 'unchanged')) io.stdout(`nothing changed (Kubernetes ${version.gitVersion})\n`);
   return EXIT.OK;
 });
 
 export const unregister = defineCommand(UNREGISTER_SPEC, async ({ values }, io) => {
   const name = values.name ?? WEBHOOK_DEFAULTS.name;
   if (values['dry-run']) {
-    io.stdout(`mutatingwebhookconfiguration/${name} would be deleted (dry run)\n`);
+    const policy = finalStatePolicyName(name);
+    for (const ref of [`mutatingwebhookconfiguration/${name}`, `validatingadmissionpolicy/${policy}`, `validatingadmissionpolicybinding/${policy}`]) {
+      io.stdout(`${ref} would be deleted (dry run)\n`);
+    }
     return EXIT.OK;
   }
   const kc = requireKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: io.env }, ' (or use --dry-run)');
-  const result = await unregisterWebhook(kc, name);
-  io.stdout(
-    result.action === 'deleted'
-      ? `mutatingwebhookconfiguration/${name} deleted\n`
-      : `mutatingwebhookconfiguration/${name} not found at ${serverOf(kc)}; nothing to delete\n`,
-  );
+  for (const result of await unregisterAdmission(kc, name)) {
+    io.stdout(result.action === 'deleted' ? `${result.ref} deleted\n` : `${result.ref} not found at ${serverOf(kc)}; nothing to delete\n`);
+  }
   return EXIT.OK;
 });
 
 function webhookOptions(values: FlagValues<typeof REGISTER_SPEC.flags>): Partial<WebhookOptions> {
-  const failurePolicy = values['failure-policy'];
   return {
     name: values.name,
     service: values.service,
     namespace: values.namespace,
     path: values.path,
     port: integer(values.port, '--port', 1, 65535),
-    failurePolicy: failurePolicy as FailurePolicy | undefined,
+    failurePolicy: values['failure-policy'],
+    validationAction: values['validation-action'],
     timeoutSeconds: integer(values.timeout, '--timeout', TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     labelGate: values['label-gate'],
   };
@@ -194,9 +233,7 @@ function newTlsSecret({ service, namespace }: WebhookOptions, name: string): V1S
   return secretManifest({ name, namespace, caCert: ca.cert, cert: serving.cert, key: serving.key });
 }
 
-function describeResult(result: RegisterResult, server: string): string {
-  const ref = `mutatingwebhookconfiguration/${result.name}`;
-  if (result.action === 'created') return `${ref} created at ${server}\n`;
-  if (result.action === 'unchanged') return `${ref} unchanged at ${server}\n`;
-  return `${ref} updated at ${server}:\n${result.changes.map((c) => `  ${c}\n`).join('')}`;
+function describeResult(result: ObjectResult, server: string): string {
+  if (result.action === 'updated') return `${result.ref} updated at ${server}:\n${result.changes.map((c) => `  ${c}\n`).join('')}`;
+  return `${result.ref} ${result.action} at ${server}\n`;
 }
