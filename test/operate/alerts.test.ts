@@ -9,7 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 
 const DOC = join(import.meta.dirname, '..', '..', 'docs', 'operations.md');
-const WEBHOOK = 'inject.exporter-injector.io';
+// The entries register writes (policy optional fails open, policy required is refused).
+const OPTIONAL = 'optional.inject.exporter-injector.io';
+const REQUIRED = 'required.inject.exporter-injector.io';
 
 function promtool(args: string[]): { status: number | null; output: string } {
   const r = spawnSync('promtool', args, { encoding: 'utf8' });
@@ -53,19 +55,19 @@ describe('the alert rules of docs/operations.md', () => {
           interval: '1m',
           input_series: [
             // Ours fails open from minute 5; another webhook's failures are not ours.
-            { series: `apiserver_admission_webhook_fail_open_count{name="${WEBHOOK}",type="admit"}`, values: '0x4 1+1x10' },
+            { series: `apiserver_admission_webhook_fail_open_count{name="${OPTIONAL}",type="admit"}`, values: '0x4 1+1x10' },
             { series: 'apiserver_admission_webhook_fail_open_count{name="other.example.com",type="admit"}', values: '0+1x15' },
             // failurePolicy Fail: calls failing from minute 5; denials (no_error) never page.
-            { series: `apiserver_admission_webhook_rejection_count{name="${WEBHOOK}",type="admit",operation="CREATE",error_type="calling_webhook_error",rejection_code="0"}`, values: '0x4 2+2x10' },
-            { series: `apiserver_admission_webhook_rejection_count{name="${WEBHOOK}",type="admit",operation="CREATE",error_type="no_error",rejection_code="403"}`, values: '0+3x15' },
+            { series: `apiserver_admission_webhook_rejection_count{name="${REQUIRED}",type="admit",operation="CREATE",error_type="calling_webhook_error",rejection_code="0"}`, values: '0x4 2+2x10' },
+            { series: `apiserver_admission_webhook_rejection_count{name="${REQUIRED}",type="admit",operation="CREATE",error_type="no_error",rejection_code="403"}`, values: '0+3x15' },
             { series: 'exporter_injector_admissions_total{decision="error",reason="EI_ERR_INTERNAL"}', values: '0x4 1x10' },
             { series: 'exporter_injector_admissions_total{decision="denied",reason="denied"}', values: '0+5x15' },
           ],
           alert_rule_test: [
             { eval_time: '3m', alertname: 'ExporterInjectorWebhookFailedOpen', exp_alerts: [] },
-            { eval_time: '10m', alertname: 'ExporterInjectorWebhookFailedOpen', exp_alerts: fired('ExporterInjectorWebhookFailedOpen', { severity: 'warning', name: WEBHOOK }) },
+            { eval_time: '10m', alertname: 'ExporterInjectorWebhookFailedOpen', exp_alerts: fired('ExporterInjectorWebhookFailedOpen', { severity: 'warning', name: OPTIONAL }) },
             { eval_time: '3m', alertname: 'ExporterInjectorWebhookCallsFailing', exp_alerts: [] },
-            { eval_time: '10m', alertname: 'ExporterInjectorWebhookCallsFailing', exp_alerts: fired('ExporterInjectorWebhookCallsFailing', { severity: 'critical', name: WEBHOOK }) },
+            { eval_time: '10m', alertname: 'ExporterInjectorWebhookCallsFailing', exp_alerts: fired('ExporterInjectorWebhookCallsFailing', { severity: 'critical', name: REQUIRED }) },
             { eval_time: '3m', alertname: 'ExporterInjectorInternalErrors', exp_alerts: [] },
             { eval_time: '10m', alertname: 'ExporterInjectorInternalErrors', exp_alerts: fired('ExporterInjectorInternalErrors', { severity: 'warning' }) },
           ],
@@ -92,7 +94,7 @@ describe('the alert rules of docs/operations.md', () => {
     assert.match(r.output, /SUCCESS/);
     // The tests can fail: a wrong expectation is reported as such.
     const wrong = structuredClone(tests);
-    wrong.tests[0]!.alert_rule_test[0]!.exp_alerts = fired('ExporterInjectorWebhookFailedOpen', { severity: 'warning', name: WEBHOOK }) as never;
+    wrong.tests[0]!.alert_rule_test[0]!.exp_alerts = fired('ExporterInjectorWebhookFailedOpen', { severity: 'warning', name: OPTIONAL }) as never;
     await writeFile(join(dir, 'wrong.yaml'), stringify(wrong));
     assert.notEqual(promtool(['test', 'rules', join(dir, 'wrong.yaml')]).status, 0);
   });
