@@ -19,6 +19,8 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   register: async () => (await import('./commands/register.js')).register,
   install: async () => (await import('./commands/install.js')).install,
   unregister: async () => (await import('./commands/register.js')).unregister,
+  check: async () => (await import('./commands/check.js')).check,
+  audit: async () => (await import('./commands/audit.js')).audit,
 };
 
 async function usage(): Promise<string> {

@@ -50,8 +50,8 @@ const SECRETS = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
 
 export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
-  /** Runs before a request is handled: may change the stored state (another writer) or answer instead. */
-  readonly hooks: ((req: RecordedRequest, server: FakeApiServer) => Reply | undefined)[] = [];
+  /** Runs before a request is handled: may change the stored state (another writer) or answer instead (possibly later). */
+  readonly hooks: ((req: RecordedRequest, server: FakeApiServer) => Reply | undefined | Promise<Reply | undefined>)[] = [];
   version = { major: '1', minor: '30', gitVersion: 'v1.30.4' };
   private readonly objects = new Map<string, Json>();
   private resourceVersion = 1000;
@@ -93,6 +93,11 @@ export class FakeApiServer {
   mwc(name: string): Json | undefined {
     const o = this.objects.get(`${MWC_BASE}/${name}`);
     return o === undefined ? undefined : structuredClone(o);
+  }
+
+  /** Every stored MutatingWebhookConfiguration (what an API server consults on each admission). */
+  mwcs(): Json[] {
+    return [...this.objects.entries()].filter(([k]) => k.startsWith(`${MWC_BASE}/`)).map(([, v]) => structuredClone(v));
   }
 
   /** Stores an object as if a client had created it earlier (defaults applied, metadata assigned). */
@@ -162,7 +167,7 @@ export class FakeApiServer {
     };
     this.requests.push(recorded);
     for (const hook of this.hooks) {
-      const reply = hook(recorded, this);
+      const reply = await hook(recorded, this);
       if (reply) return send(res, reply.status, reply.body);
     }
     if (this.token !== undefined && recorded.authorization !== `Bearer ${this.token}`) {

@@ -1,0 +1,98 @@
+// kube edge, part of `check`: the admission objects in the cluster against what `register` would write.
+import { isDeepStrictEqual } from 'node:util';
+import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
+import type { ClusterVersion } from './cluster-version.js';
+import { httpStatusOf, toKubeError } from './api-error.js';
+import { mergeWebhookConfiguration } from './register.js';
+import { desiredAdmissionObjects } from './admission-objects.js';
+import type { WebhookOptions } from './webhook-config.js';
+
+/** An object register writes: the MutatingWebhookConfiguration (and, where the builder adds them, policy objects). */
+export interface AdmissionObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata?: { readonly name?: string; readonly labels?: Record<string, string> };
+  readonly [field: string]: unknown;
+}
+
+/**
+ * The one place that says what `register` would write for this cluster: its own builder, for this version
+ * (matchConditions and the policy objects depend on it). The caBundle is left out: it is checked against the
+ * Secret instead.
+ */
+export function expectedAdmissionObjects(options: WebhookOptions, version: ClusterVersion): AdmissionObject[] {
+  return desiredAdmissionObjects({ ...options, caBundle: undefined }, version).objects as AdmissionObject[];
+}
+
+/** Per kind: the check's id, and what the cluster lacks without the object. */
+export const OBJECT_ROLES: Readonly<Record<string, { readonly id: string; readonly missing: string }>> = {
+  MutatingWebhookConfiguration: { id: 'configuration', missing: 'the API server calls no webhook' },
+  ValidatingAdmissionPolicy: { id: 'policy', missing: 'opted-in pods admitted without injection are not flagged at admission (audit still finds them)' },
+  ValidatingAdmissionPolicyBinding: { id: 'policy-binding', missing: 'the final-state policy is not applied' },
+};
+
+export interface ObjectState {
+  readonly ref: string;
+  readonly desired: AdmissionObject;
+  /** Undefined when the object does not exist. */
+  readonly existing: AdmissionObject | undefined;
+  /** What register would change, one line a field; empty when equal. */
+  readonly differences: readonly string[];
+}
+
+/** Reads each desired object and lists what differs from it. */
+export async function compareAdmissionObjects(kc: KubeConfig, desired: readonly AdmissionObject[], where: string): Promise<ObjectState[]> {
+  const api = kc.makeApiClient(AdmissionregistrationV1Api);
+  const states: ObjectState[] = [];
+  for (const want of desired) {
+    const name = want.metadata?.name ?? '';
+    const reader = READERS[want.kind ?? ''];
+    if (!reader) throw new Error(`check: no reader for kind ${want.kind}`);
+    const ref = `${(want.kind ?? '').toLowerCase()}/${name}`;
+    let existing: AdmissionObject | undefined;
+    try {
+      existing = (await reader(api, name)) as unknown as AdmissionObject;
+    } catch (e) {
+      if (httpStatusOf(e) !== 404) throw toKubeError(e, `read ${ref} at ${where}`);
+    }
+    states.push({ ref, desired: want, existing, differences: existing === undefined ? [] : differences(existing, want) });
+  }
+  return states;
+}
+
+const READERS: Record<string, (api: AdmissionregistrationV1Api, name: string) => Promise<unknown>> = {
+  MutatingWebhookConfiguration: (api, name) => api.readMutatingWebhookConfiguration({ name }),
+  ValidatingAdmissionPolicy: (api, name) => api.readValidatingAdmissionPolicy({ name }),
+  ValidatingAdmissionPolicyBinding: (api, name) => api.readValidatingAdmissionPolicyBinding({ name }),
+};
+
+/**
+ * For the webhook configuration: exactly what register's merge would change (one home for "owned fields").
+ * For other objects: every field the builder sets that the cluster's object does not have equal.
+ */
+function differences(existing: AdmissionObject, desired: AdmissionObject): string[] {
+  if (desired.kind === 'MutatingWebhookConfiguration') {
+    return mergeWebhookConfiguration(existing as V1MutatingWebhookConfiguration, desired as V1MutatingWebhookConfiguration).changes;
+  }
+  const out: string[] = [];
+  walk(plain(existing), plain(desired), '', out);
+  return out.filter((line) => !line.startsWith('apiVersion') && !line.startsWith('kind'));
+}
+
+function walk(have: unknown, want: unknown, path: string, out: string[]): void {
+  if (want !== null && typeof want === 'object' && !Array.isArray(want) && have !== null && typeof have === 'object' && !Array.isArray(have)) {
+    for (const [key, value] of Object.entries(want)) walk((have as Record<string, unknown>)[key], value, path === '' ? key : `${path}.${key}`, out);
+    return;
+  }
+  if (!isDeepStrictEqual(have, want)) out.push(`${path}: ${show(have)} -> ${show(want)}`);
+}
+
+function plain(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return '(unset)';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
