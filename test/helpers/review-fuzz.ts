@@ -3,7 +3,12 @@
 // template names, hostile values), `__proto__`/`constructor`/`prototype` keys at every level, and
 // malformed envelopes. Bodies are raw JSON text, so duplicate keys and `__proto__` are really in
 // what is sent (an object literal or JSON.stringify of a parsed object would lose them).
-import type { Registry } from '../../src/core/types.js';
+import { isDeepStrictEqual } from 'node:util';
+import jsonPatch, { type Operation } from 'fast-json-patch';
+import { Pod as PodModel } from 'kubernetes-models/v1/Pod';
+import { renderExporter } from '../../src/core/render.js';
+import type { InjectionStatus } from '../../src/core/status.js';
+import type { Container, Registry } from '../../src/core/types.js';
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
 export class Rng {
@@ -134,8 +139,10 @@ export class ReviewFuzzer {
       case 5:
         return (valid.length > 0 ? r.pick(valid) : 'x').repeat(1 + r.int(3)) + r.pick(DOLLARS);
       case 6:
-        // Huge: over every sensible length limit, sometimes far over.
-        return 'x'.repeat(r.chance(0.2) ? 70_000 + r.int(30_000) : 1000 + r.int(9000));
+        // Huge: over every sensible length limit, now and then far over (the API server's limit
+        // on all annotations together is 256 KiB).
+        if (r.chance(0.7)) return valid.length > 0 ? r.pick(valid) : 'v';
+        return 'x'.repeat(r.chance(0.1) ? 70_000 + r.int(30_000) : 1000 + r.int(9000));
       case 7:
         return ` ${valid.length > 0 ? r.pick(valid) : 'v'} `;
       case 8:
@@ -162,7 +169,21 @@ export class ReviewFuzzer {
       logs: ['logs', 'app-logs', 'LOGS'],
       progs: ['mtail-progs'],
     };
-    return this.hostileString(plausible[param] ?? ['value', 'v-1', 'a.b', '$(X)']);
+    const valid: Record<string, string[]> = {
+      image: ['registry.example.com/team/exporter:v1.2.3'],
+      port: ['9999', '19121', '8081'],
+      cpu: ['50m', '1'],
+      memory: ['64Mi', '1Gi'],
+      path: ['/metrics', '/x/y'],
+      args: ['--a', '--web.max-requests=5', '--x=$(HOME)', '--x=$$(Y)', '-v --x=$'],
+      secret: ['db-creds'],
+      target: ['localhost:6379', 'redis://localhost:6379', 'localhost:5432/db?sslmode=disable&x=$(Y)'],
+      names: ['nginx,php-fpm', 'x$(Y)'],
+      logs: ['logs'],
+    };
+    const own = (table: Record<string, string[]>) => (Object.hasOwn(table, param) ? table[param] : undefined);
+    if (this.#rng.chance(0.5) && own(valid)) return this.#rng.pick(own(valid)!);
+    return this.hostileString(own(plausible) ?? ['value', 'v-1', 'a.b', '$(X)']);
   }
 
   /** A DNS label usually, a unicode or empty name sometimes. */
@@ -177,7 +198,10 @@ export class ReviewFuzzer {
     const r = this.#rng;
     const size = r.chance(0.1) ? 0 : r.chance(0.05) ? 300 + r.int(700) : r.int(6);
     const map: Record<string, string> = {};
-    for (let i = 0; i < size; i++) map[size > 50 ? `${keys()}-${i}` : keys()] = values();
+    for (let i = 0; i < size; i++) {
+      if (size > 50) map[`${keys()}-${i}`] = `v${i}`;
+      else map[keys()] = values();
+    }
     return map;
   }
 
@@ -240,7 +264,7 @@ export class ReviewFuzzer {
     }
     for (const name of names) {
       const params = this.#params.get(name) ?? GENERIC;
-      for (let i = r.int(4); i > 0; i--) {
+      for (let i = r.int(3); i > 0; i--) {
         const param = r.chance(0.9) ? r.pick(params) : this.hostileString(['prot', 'imagee']);
         annotations[`${PREFIX}${name}.${param}`] = this.paramValue(param);
       }
@@ -276,7 +300,7 @@ export class ReviewFuzzer {
         kind: { group: '', version: 'v1', kind: 'Pod' },
         resource: { group: '', version: 'v1', resource: 'pods' },
         requestKind: { group: '', version: 'v1', kind: 'Pod' },
-        namespace: r.pick(['default', 'shop', 'kube-system']),
+        namespace: r.chance(0.9) ? r.pick(['default', 'shop']) : 'kube-system',
         operation: r.chance(0.9) ? 'CREATE' : r.pick(['UPDATE', 'DELETE', 'CONNECT']),
         userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:authenticated'] },
         object,
@@ -367,4 +391,120 @@ export function fuzzSeed(): number {
     return n;
   }
   return Math.floor(Math.random() * 0x100000000);
+}
+
+// ---- what every answer must satisfy ---------------------------------------------------------
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Where an injection may change a pod: everything else must be exactly as the pod was sent. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function allowedChange(op: Operation, original: Record<string, any>): boolean {
+  const path = op.path;
+  const spec = original.spec ?? {};
+  const appended = (field: string): boolean => {
+    const m = new RegExp(`^/spec/${field}(?:/(\\d+))?$`).exec(path);
+    if (!m) return false;
+    if (m[1] === undefined) return op.op === 'add' && spec[field] === undefined;
+    return op.op === 'add' && Number(m[1]) >= (Array.isArray(spec[field]) ? spec[field].length : 0);
+  };
+  if (appended('initContainers') || appended('containers') || appended('volumes')) return true;
+  if (path === '/metadata/annotations' || path === '/metadata/labels' || path === '/metadata') return op.op === 'add' && original.metadata?.[path.split('/')[2]!] === undefined;
+  if (path === '/metadata/labels/exporter-injector.io~1injected') return op.op === 'add' || op.op === 'replace';
+  if (path === '/metadata/annotations/exporter-injector.io~1status') return op.op === 'add';
+  return /^\/metadata\/annotations\/prometheus\.io~1[^/]+$/.test(path) && (op.op === 'add' || op.op === 'replace');
+}
+
+/** `$(NAME)` references the kubelet would expand: a `(` after an odd run of `$`. */
+export function expandedReferences(text: string): string[] {
+  return [...text.matchAll(/(\$+)\(([^)]*)\)?/g)].filter((m) => m[1]!.length % 2 === 1).map((m) => `$(${m[2]})`);
+}
+
+/**
+ * Problems with admit()'s (or the server's) answer to a review that was answered: the uid echoed,
+ * the patch applies to the pod that was sent, changes nothing outside the injection, yields a
+ * valid Pod when the sent one was valid, carries exactly the rendering of each template with the
+ * pod's own parameter values, and no user value makes the kubelet expand a variable.
+ */
+export function answerProblems(body: string, answer: unknown, registry: Registry): string[] {
+  const problems: string[] = [];
+  // Fresh copies come from parsing again: structuredClone and JSON.stringify overflow the stack on
+  // a pod nested 20,000 deep (which the API server, with its depth limit of 10,000, never sends).
+  const sentPod = (): Record<string, any> => (JSON.parse(body) as { request: { object: Record<string, any> } }).request.object;
+  const request = (JSON.parse(body) as { request: { uid: string; object?: unknown } }).request;
+  if (!isObject(answer) || answer.apiVersion !== 'admission.k8s.io/v1' || answer.kind !== 'AdmissionReview' || !isObject(answer.response)) {
+    return [`not an admission.k8s.io/v1 AdmissionReview: ${JSON.stringify(answer).slice(0, 200)}`];
+  }
+  const response = answer.response as { uid?: unknown; allowed?: unknown; patch?: unknown; patchType?: unknown; warnings?: unknown; status?: unknown };
+  if (response.uid !== request.uid) problems.push(`uid ${JSON.stringify(response.uid)} is not the request's ${JSON.stringify(request.uid)}`);
+  if (typeof response.allowed !== 'boolean') problems.push('allowed is not a boolean');
+  if (response.warnings !== undefined && !(Array.isArray(response.warnings) && response.warnings.every((w) => typeof w === 'string'))) problems.push('warnings are not strings');
+  if ((response.patch === undefined) !== (response.patchType === undefined)) problems.push('patch and patchType do not come together');
+  if (response.patch === undefined) return problems;
+  if (response.patchType !== 'JSONPatch' || typeof response.patch !== 'string' || response.allowed !== true) {
+    return [...problems, 'a patch must be a base64 JSONPatch with allowed: true'];
+  }
+  const original = request.object as Record<string, any>;
+  let patch: Operation[];
+  let patched: Record<string, any>;
+  try {
+    patch = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[];
+    // validate: every operation checked; banPrototypeModifications: a __proto__ path is refused.
+    // Applied in place to a fresh copy (fast-json-patch's own copy is a JSON round trip).
+    patched = jsonPatch.applyPatch(sentPod(), patch, true, true, true).newDocument as Record<string, any>;
+  } catch (e) {
+    return [...problems, `the patch does not apply to the pod that was sent: ${(e as Error).message}`];
+  }
+  for (const op of patch) if (!allowedChange(op, original)) problems.push(`the patch changes ${op.op} ${op.path}, outside what an injection may change`);
+
+  const valid = (pod: unknown): string | undefined => {
+    try {
+      new PodModel(pod as never).validate();
+      return undefined;
+    } catch (e) {
+      return (e as Error).message.slice(0, 300);
+    }
+  };
+  if (valid(sentPod()) === undefined) {
+    const why = valid(patched);
+    if (why !== undefined) problems.push(`the sent pod was valid, the patched one is not: ${why}`);
+  }
+
+  let status: InjectionStatus;
+  try {
+    status = JSON.parse(patched.metadata.annotations['exporter-injector.io/status']) as InjectionStatus;
+  } catch {
+    return [...problems, 'the patched pod has no readable exporter-injector.io/status'];
+  }
+  const annotations = (original.metadata?.annotations ?? {}) as Record<string, string>;
+  const injected = [...(patched.spec.initContainers ?? []), ...(patched.spec.containers ?? [])] as Container[];
+  for (const entry of status.templates) {
+    const template = registry.templates.get(entry.name);
+    const container = injected.find((c) => c.name === entry.container);
+    if (!template || !container) {
+      problems.push(`status names ${entry.name}/${entry.container}, which is not in the registry or the pod`);
+      continue;
+    }
+    const params = new Map<string, string>();
+    const prefix = `${PREFIX}${entry.name}.`;
+    for (const [key, value] of Object.entries(annotations)) if (key.startsWith(prefix)) params.set(key.slice(prefix.length), value);
+    const rendering = renderExporter(template, params, status.sidecar);
+    if (!rendering.ok) problems.push(`${entry.name} was injected, but rendering it with the pod's parameters fails: ${rendering.problems.map((p) => p.message).join('; ')}`);
+    else if (!isDeepStrictEqual(container, JSON.parse(JSON.stringify(rendering.exporter.container)))) {
+      problems.push(`the injected ${entry.container} is not the rendering of ${entry.name} with the pod's parameters`);
+    }
+    const own = JSON.stringify([template.args, template.env]);
+    const texts = [...(container.args ?? []), ...(container.env ?? []).map((e) => e.value ?? '')];
+    for (const ref of texts.flatMap(expandedReferences)) {
+      if (!own.includes(ref)) problems.push(`the injected ${entry.container} makes the kubelet expand ${ref}, which its template does not use`);
+    }
+  }
+  return problems;
+}
+
+/** Own keys of the built-in prototypes, to prove afterwards that nothing was added to them. */
+export function prototypeKeys(): string {
+  return JSON.stringify(
+    [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype, Boolean.prototype, Error.prototype].map((p) => Reflect.ownKeys(p).map(String).sort()),
+  );
 }
