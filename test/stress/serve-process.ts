@@ -4,9 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sample, tempDir, testPki, until } from '../server/fixtures.js';
+
+export { SERVICE_NAME } from '../helpers/api-server-standin.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,43 +27,46 @@ export interface ServeProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts serve (through tsx) with `extra` flags; its log goes to a pipe that is drained and dropped. */
+/** A port free right now (the kernel picks it); serve binds it a moment later. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/**
+ * Starts serve (through tsx) with `extra` flags on free ports, and waits for /readyz. Its log goes
+ * to a pipe that is drained and dropped (ports are chosen here, so any --log-level works).
+ */
 export async function startServeProcess(extra: readonly string[] = []): Promise<ServeProcess> {
   const dir = await tempDir('stress');
   const pki = testPki();
   const pair = pki.issue();
   await writeFile(join(dir, 'tls.crt'), pair.cert);
   await writeFile(join(dir, 'tls.key'), pair.key);
+  const [httpsPort, healthPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--sidecar-mode', 'native', ...extra],
+    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', String(httpsPort), '--health-port', String(healthPort), '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--sidecar-mode', 'native', ...extra],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let serving: Record<string, unknown> | undefined;
-  let pending = '';
   let other = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    if (serving) return;
-    pending += c.toString();
-    for (const line of pending.split('\n').slice(0, -1)) {
-      if (!line.startsWith('{')) other += `${line}\n`;
-      else if ((JSON.parse(line) as { msg?: string }).msg === 'serving') serving = JSON.parse(line) as Record<string, unknown>;
-    }
-    pending = pending.slice(pending.lastIndexOf('\n') + 1);
-  });
+  child.stdout!.resume();
   child.stderr!.on('data', (c: Buffer) => void (other = (other + c.toString()).slice(-20_000)));
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   let running = true;
   void exited.then(() => (running = false));
-  await until('serve to start listening', () => {
+  await until('serve to be ready', async () => {
     if (!running) throw new Error(`serve exited during start-up:\n${other}`);
-    return serving !== undefined;
+    return (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200;
   }, 60_000);
   return {
     child,
     pid: child.pid!,
-    httpsPort: serving!.httpsPort as number,
-    healthPort: serving!.healthPort as number,
+    httpsPort,
+    healthPort,
     caCert: pki.ca.cert,
     alive: () => running,
     output: () => other,
