@@ -1,8 +1,10 @@
 // How long the webhook's HTTPS port waits for a client at each stage, and how many connections it
 // holds. The API server sends a whole review at once and gives up after the webhook's
-// timeoutSeconds (5 s by default, 30 s at most), so a client still handshaking or still sending
-// after that is not an API server worth waiting for: it only holds a socket and memory.
-// docs/reliability.md explains each value.
+// timeoutSeconds (5 s by default here, 30 s at most) and a TLS handshake after 10 s, so a client
+// still handshaking or sending after that is not an API server worth waiting for: it only holds a
+// socket and memory. No timeout is shorter than the API server's own for the same stage: in a
+// storm of reconnections, handshakes queue for CPU, and cutting one the client still waits for
+// would turn a slow admission into a failed one. docs/reliability.md explains each value.
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 
 export interface ConnectionLimits {
@@ -22,10 +24,15 @@ export interface ConnectionLimits {
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = Object.freeze({
-  handshakeTimeoutSeconds: 5,
-  headersTimeoutSeconds: 5,
-  requestTimeoutSeconds: 10,
+  // The API server's TLSHandshakeTimeout (client-go's transport default).
+  handshakeTimeoutSeconds: 10,
+  // Headers follow the handshake at once; 10 s is the same allowance as the handshake.
+  headersTimeoutSeconds: 10,
+  // The longest timeoutSeconds a webhook configuration may have.
+  requestTimeoutSeconds: 30,
+  // Above Go's IdleConnTimeout (90 s) in the API server's transport.
   keepAliveTimeoutSeconds: 95,
+  // ~100 KiB each: 4096 connections stay within a few hundred MiB.
   maxConnections: 4096,
 });
 
