@@ -44,6 +44,7 @@ const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', '
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;
   const { metrics, settings, path } = options;
+  const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const limitText = options.bodyLimit % MIB === 0 ? `${options.bodyLimit / MIB} MiB` : `${options.bodyLimit} bytes`;
 
   const app = Fastify({
@@ -57,10 +58,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // While draining, requests already arriving on open connections are still answered (with
     // Connection: close) rather than refused with 503, which the API server would count as a failure.
     return503OnClosing: false,
-    ...fastifyConnectionOptions(options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS),
-    ...(options.https ? { https: { ...httpsConnectionOptions(options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS), ...options.https } } : {}),
+    ...fastifyConnectionOptions(limits),
+    ...(options.https ? { https: { ...httpsConnectionOptions(limits), ...options.https } } : {}),
   }) as unknown as FastifyInstance;
-  app.server.maxConnections = (options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS).maxConnections || Infinity;
+  app.server.maxConnections = limits.maxConnections || Infinity;
 
   // Only JSON reaches the handler: without the default text/plain parser, fastify answers every
   // other content type (or a body without one) with 415 before reading the body.

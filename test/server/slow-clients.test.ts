@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { parseServeConfig } from '../../src/config/serve-config.js';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { ApiServerStandIn, podReview, SERVICE_NAME } from '../helpers/api-server-standin.js';
 import { optedInPod, ProjectedFolder, startTestWebhook, tempDir, testPki } from './fixtures.js';
@@ -131,5 +132,30 @@ describe('slow and idle clients are cut off while others are served', () => {
     const { received } = await ended;
     assert.match(received, /^HTTP\/1\.1 200 /);
     assert.match(received, /Keep-Alive: timeout=1/i);
+  });
+});
+
+describe('timeout and connection settings', () => {
+  const probe = { kind: () => 'file' as const };
+  const problems = (argv: string[], env: Record<string, string> = {}): string => {
+    try {
+      parseServeConfig(argv, env, probe);
+      return '';
+    } catch (e) {
+      return ((e as { details?: string[] }).details ?? []).join('\n');
+    }
+  };
+
+  it('takes each from its flag or environment variable', () => {
+    const config = parseServeConfig(['--handshake-timeout', '2', '--request-timeout', '12.5', '--max-connections', '0'], { EXPORTER_INJECTOR_HEADERS_TIMEOUT: '3', EXPORTER_INJECTOR_KEEP_ALIVE_TIMEOUT: '120' }, probe);
+    assert.deepEqual(config.connectionLimits, { handshakeTimeoutSeconds: 2, headersTimeoutSeconds: 3, requestTimeoutSeconds: 12.5, keepAliveTimeoutSeconds: 120, maxConnections: 0 });
+  });
+
+  it('names each invalid one and what is valid', () => {
+    const text = problems(['--handshake-timeout', '0', '--max-connections', 'many'], { EXPORTER_INJECTOR_KEEP_ALIVE_TIMEOUT: '1m' });
+    assert.match(text, /--handshake-timeout "0": want a number of seconds from 0\.1 to 300/);
+    assert.match(text, /--max-connections "many": want a whole number of connections/);
+    assert.match(text, /EXPORTER_INJECTOR_KEEP_ALIVE_TIMEOUT "1m": want a number of seconds/);
+    assert.match(problems(['--headers-timeout', '20', '--request-timeout', '10']), /--headers-timeout 20 is longer than --request-timeout 10/);
   });
 });
