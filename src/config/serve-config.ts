@@ -2,15 +2,16 @@
 // checked once at start-up into a frozen object. Every problem is reported in one error so a
 // user fixing a Deployment does not discover them one restart at a time.
 import { statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseFlags, type CommandSpec, type Flag, type Parsed } from './flags.js';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
-import { isDnsLabel } from '../core/values.js';
+import { isUrlPath } from '../core/values.js';
 import { InjectorError } from '../errors.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-limits.js';
 import { DEFAULT_CIPHER_SUITES, cipherSuitesProblem } from '../tls/ciphers.js';
+import { CORE_FLAGS, parseIgnoredNamespaces, type SidecarModeSetting } from './core-settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export type SidecarModeSetting = 'auto' | 'native' | 'classic';
+export type { SidecarModeSetting } from './core-settings.js';
 
 export interface ServeConfig {
   readonly port: number;
@@ -36,7 +37,6 @@ export interface ServeConfig {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const SIDECAR_MODES: readonly SidecarModeSetting[] = ['auto', 'native', 'classic'];
 
 const MIB = 1024 * 1024;
 
@@ -80,10 +80,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'path', env: 'EXPORTER_INJECTOR_PATH', type: 'string', value: DEFAULTS.path, help: 'URL path of the webhook' },
   { flag: 'tls-cert', env: 'EXPORTER_INJECTOR_TLS_CERT', type: 'string', value: DEFAULTS.tlsCert, help: 'serving certificate (PEM); reloaded when it changes' },
   { flag: 'tls-key', env: 'EXPORTER_INJECTOR_TLS_KEY', type: 'string', value: DEFAULTS.tlsKey, help: 'its private key (PEM); reloaded when it changes' },
-  { flag: 'templates', env: 'EXPORTER_INJECTOR_TEMPLATES', type: 'string', value: 'none', help: 'directory of extra templates; watched, reloaded when it changes' },
   { flag: 'log-level', env: 'EXPORTER_INJECTOR_LOG_LEVEL', type: 'string', value: DEFAULTS.logLevel, help: LOG_LEVELS.join('|') },
-  { flag: 'ignored-namespaces', env: 'EXPORTER_INJECTOR_IGNORED_NAMESPACES', type: 'string', value: DEFAULTS.ignoredNamespaces.join(','), help: 'comma list of namespaces never injected ("" for none)' },
-  { flag: 'sidecar-mode', env: 'EXPORTER_INJECTOR_SIDECAR_MODE', type: 'string', value: DEFAULTS.sidecarMode, help: 'default for pods without a sidecar annotation: auto (native on Kubernetes >= 1.29) | native | classic' },
   { flag: 'body-limit', env: 'EXPORTER_INJECTOR_BODY_LIMIT', type: 'string', value: '7Mi', help: 'largest request body accepted: bytes, or with a Ki/Mi suffix' },
   { flag: 'drain-timeout', env: 'EXPORTER_INJECTOR_DRAIN_TIMEOUT', type: 'string', value: String(DEFAULTS.drainTimeoutSeconds), help: 'seconds to finish in-flight requests after SIGTERM before exiting' },
   { flag: 'shutdown-delay', env: 'EXPORTER_INJECTOR_SHUTDOWN_DELAY', type: 'string', value: String(DEFAULTS.shutdownDelaySeconds), help: 'seconds to keep accepting requests after SIGTERM (readiness already false) before draining, so endpoint removal reaches the API server first' },
@@ -98,18 +95,24 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'dev', env: 'EXPORTER_INJECTOR_DEV', type: 'boolean', value: 'false', help: 'create development certificates in certs/ if absent and print how to try the webhook' },
 ];
 
-export function serveHelp(): string {
-  const rows = SERVE_FLAGS.map((f) => {
-    const name = f.type === 'boolean' ? `--${f.flag}` : `--${f.flag} ${f.flag === 'templates' ? 'DIR' : 'VALUE'}`;
-    return `  ${name.padEnd(28)} ${f.help}\n  ${''.padEnd(28)} env ${f.env}, default ${f.value}`;
-  });
-  return (
-    'usage: exporter-injector serve [flags]\n\n' +
-    'Runs the admission webhook: POST <path> over HTTPS; /healthz, /readyz and /metrics over plain HTTP.\n' +
-    'A flag wins over its environment variable, which wins over the default.\n\n' +
-    `flags:\n${rows.join('\n')}\n  ${'--help'.padEnd(28)} show this help\n`
-  );
-}
+/** serve's command line: the shared core flags, then serve's own. */
+export const SERVE_SPEC = {
+  name: 'serve',
+  summary: 'run the TLS admission webhook',
+  usage: '[flags]',
+  description: [
+    'Runs the admission webhook: POST <path> over HTTPS; /healthz, /readyz and /metrics over plain HTTP.',
+    'A flag wins over its environment variable, which wins over the default.',
+  ].join('\n'),
+  flags: {
+    ...CORE_FLAGS,
+    ...(Object.fromEntries(
+      SERVE_FLAGS.map((f) => [f.flag, { type: f.type, env: f.env, help: f.help, ...(f.type === 'string' ? { value: 'VALUE', shownDefault: f.value } : {}) } satisfies Flag]),
+    ) as Record<string, Flag>),
+  },
+  examples: ['exporter-injector serve --dev', 'exporter-injector serve --tls-cert /tls/tls.crt --tls-key /tls/tls.key --templates /templates'],
+  exits: { 1: 'the webhook could not start (a port, the certificate, the templates) or failed', 3: 'the certificate or the templates directory cannot be read' },
+} as const satisfies CommandSpec;
 
 /** What the configuration check may ask of the file system (tests substitute it). */
 export interface FileProbe {
@@ -127,35 +130,23 @@ export const realFileProbe: FileProbe = {
   },
 };
 
-/** Only so that `--help` can be answered before anything is validated. */
-export function wantsHelp(argv: readonly string[]): boolean {
-  return argv.includes('--help') || argv.includes('-h');
-}
-
 export function parseServeConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   probe: FileProbe = realFileProbe,
 ): ServeConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options = Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: f.type }]));
-    values = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    const valid = SERVE_FLAGS.map((f) => `--${f.flag}`).join(', ');
-    throw new InjectorError('EI_ERR_USAGE', `serve: ${e instanceof Error ? e.message : String(e)}; valid flags: ${valid}`, { cause: e });
-  }
+  return serveConfigFrom(parseFlags(SERVE_SPEC, argv, env), probe);
+}
 
-  const problems: string[] = [];
+/** Checks every setting of a parsed command line at once, into a frozen config. */
+export function serveConfigFrom(parsed: Parsed<typeof SERVE_SPEC.flags>, probe: FileProbe = realFileProbe): ServeConfig {
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const sources = parsed.sources as Record<string, string | undefined>;
+  const problems: string[] = [...parsed.problems];
   /** The raw setting and where it came from, for messages that point at what to fix. */
   const raw = (flag: string): { value: string; source: string } | undefined => {
-    const spec = SERVE_FLAGS.find((f) => f.flag === flag);
-    if (!spec) throw new Error(`no flag spec for ${flag}`);
-    const v = values[flag];
-    if (v !== undefined) return { value: String(v), source: `--${flag}` };
-    const e = env[spec.env];
-    if (e !== undefined) return { value: e, source: spec.env };
-    return undefined;
+    const source = sources[flag];
+    return source === undefined ? undefined : { value: String(values[flag]), source };
   };
 
   const port = portSetting(raw('port'), DEFAULTS.port, problems);
@@ -175,7 +166,7 @@ export function parseServeConfig(
   let path: string = DEFAULTS.path;
   const pathRaw = raw('path');
   if (pathRaw !== undefined) {
-    if (!/^\/[A-Za-z0-9._~\/-]*$/.test(pathRaw.value)) {
+    if (!isUrlPath(pathRaw.value)) {
       problems.push(`${pathRaw.source} "${pathRaw.value}": want an absolute URL path without query, such as /mutate`);
     } else path = pathRaw.value;
   }
@@ -209,16 +200,15 @@ export function parseServeConfig(
   }
 
   const logLevel = choiceSetting(raw('log-level'), LOG_LEVELS, DEFAULTS.logLevel, problems);
-  const sidecarMode = choiceSetting(raw('sidecar-mode'), SIDECAR_MODES, DEFAULTS.sidecarMode, problems);
+  // Choices were checked by the flag parser.
+  const sidecarMode = parsed.values['sidecar-mode'];
 
   let ignoredNamespaces: readonly string[] = DEFAULTS.ignoredNamespaces;
   const nsRaw = raw('ignored-namespaces');
   if (nsRaw !== undefined) {
-    const names = nsRaw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    const bad = names.filter((n) => !isDnsLabel(n));
-    if (bad.length > 0) {
-      problems.push(`${nsRaw.source}: ${bad.map((b) => `"${b}"`).join(', ')} not a namespace name; want a comma list of DNS labels such as kube-system,kube-public`);
-    } else ignoredNamespaces = Object.freeze([...new Set(names)]);
+    const parsedNames = parseIgnoredNamespaces(nsRaw.value, nsRaw.source);
+    if ('problem' in parsedNames) problems.push(parsedNames.problem);
+    else ignoredNamespaces = parsedNames.names;
   }
 
   let bodyLimitBytes = DEFAULTS.bodyLimitBytes;

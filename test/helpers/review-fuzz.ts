@@ -343,7 +343,7 @@ export class ReviewFuzzer {
       () => {
         const review = this.envelope(this.pod(), uid) as { request: { object: Record<string, unknown> } };
         const pod = review.request.object as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
-        const target = r.pick(['spec', 'containers', 'metadata', 'annotations', 'labels', 'object', 'kind', 'containersItem']);
+        const target = r.pick(['spec', 'containers', 'metadata', 'annotations', 'labels', 'object', 'kind', 'containersItem', 'containerField', 'otherList']);
         const bad = r.pick<unknown>([1, 'x', null, [], { a: 1 }, [1, 2], true]);
         if (target === 'spec') pod.spec = bad as never;
         else if (target === 'containers') pod.spec.containers = bad;
@@ -352,6 +352,10 @@ export class ReviewFuzzer {
         else if (target === 'labels') pod.metadata.labels = bad;
         else if (target === 'object') review.request.object = bad as never;
         else if (target === 'kind') review.request.object = { ...review.request.object, kind: r.pick(['Deployment', 1, null, '']) };
+        else if (target === 'containerField') {
+          const container = ((pod.spec.containers as Record<string, unknown>[])[0] ??= { name: 'app' });
+          container[r.pick(['name', 'image', 'ports', 'restartPolicy'])] = r.chance(0.5) ? bad : [bad];
+        } else if (target === 'otherList') pod.spec[r.pick(['initContainers', 'ephemeralContainers', 'volumes'])] = r.chance(0.5) ? bad : [bad];
         else pod.spec.containers = [bad, ...((pod.spec.containers as unknown[]) ?? [])];
         return { body: jsonText(review), what: `object with ${target} of a wrong type` };
       },

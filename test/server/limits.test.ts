@@ -54,10 +54,10 @@ describe('body size limit and clients that leave early', () => {
     await nextRequestServed();
   });
 
-  it('refuses a body one byte over the limit with 413 EI_ERR_HTTP_BODY', async () => {
+  it('refuses a body one byte over the limit with 413 EI_ERR_HTTP_BODY_TOO_LARGE', async () => {
     const answer = await apiServer.send(reviewOfSize(LIMIT + 1).body);
     assert.equal(answer.status, 413);
-    assert.equal((JSON.parse(answer.body) as { code: string }).code, 'EI_ERR_HTTP_BODY');
+    assert.equal((JSON.parse(answer.body) as { code: string }).code, 'EI_ERR_HTTP_BODY_TOO_LARGE');
     await nextRequestServed();
   });
 
