@@ -31,7 +31,7 @@ describe('body size limit and clients that leave early', () => {
     dir = await tempDir('limits');
     const pair = pki.issue();
     await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
-    ({ webhook } = await startTestWebhook(dir, ['--body-limit', '3Mi', '--request-timeout', '5', '--log-level', 'warn']));
+    ({ webhook } = await startTestWebhook(dir, ['--body-limit', '3Mi', '--log-level', 'warn']));
     apiServer = new ApiServerStandIn({ port: webhook.httpsPort, caCert, maxSockets: 1 });
   });
   after(async () => {
