@@ -413,7 +413,12 @@ function allowedChange(op: Operation, original: Record<string, any>): boolean {
     return op.op === 'add' && Number(m[1]) >= (Array.isArray(spec[field]) ? spec[field].length : 0);
   };
   if (appended('initContainers') || appended('containers') || appended('volumes')) return true;
-  if (path === '/metadata/annotations' || path === '/metadata/labels' || path === '/metadata') return op.op === 'add' && original.metadata?.[path.split('/')[2]!] === undefined;
+  if (path === '/metadata') return op.op === 'add' && original.metadata === undefined;
+  if (path === '/metadata/annotations' || path === '/metadata/labels') {
+    // A map the pod did not have (absent, or null: JSON for "none") is created whole.
+    const before = original.metadata?.[path.split('/')[2]!];
+    return (op.op === 'add' && before === undefined) || (op.op === 'replace' && before === null);
+  }
   if (path === '/metadata/labels/exporter-injector.io~1injected') return op.op === 'add' || op.op === 'replace';
   if (path === '/metadata/annotations/exporter-injector.io~1status') return op.op === 'add';
   return /^\/metadata\/annotations\/prometheus\.io~1[^/]+$/.test(path) && (op.op === 'add' || op.op === 'replace');
