@@ -109,7 +109,7 @@ async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, exporter: V1
     if (!probes.ok) return { ok: false, summary: probes.summary, output: proc.output() };
     const { target } = outcome.value;
     // Queries are shown without the target selector, which every one of them carries.
-    const shown = (query: string) => query.replace(`{${selector}}`, '').replace(`${selector},`, '');
+    const shown = (query: string) => query.replaceAll(`{${selector}}`, '').replaceAll(`${selector},`, '');
     const seen = healthQuery === undefined ? 'up=1' : `up=1, ${shown(healthQuery)}=1`;
     let extra = '';
     if (c.flagsOnly) {
