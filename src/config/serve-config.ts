@@ -6,6 +6,8 @@ import { parseFlags, type CommandSpec, type Flag, type Parsed } from './flags.js
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
 import { isUrlPath } from '../core/values.js';
 import { InjectorError } from '../errors.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-limits.js';
+import { DEFAULT_CIPHER_SUITES, cipherSuitesProblem } from '../tls/ciphers.js';
 import { CORE_FLAGS, parseIgnoredNamespaces, type SidecarModeSetting } from './core-settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -29,6 +31,9 @@ export interface ServeConfig {
   /** How often watched files are compared even when no file event arrived. */
   readonly watchIntervalSeconds: number;
   readonly dev: boolean;
+  /** Connection hardening (docs/reliability.md): suites offered, timeouts, connection cap. */
+  readonly cipherSuites: readonly string[];
+  readonly connectionLimits: ConnectionLimits;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -80,6 +85,13 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'drain-timeout', env: 'EXPORTER_INJECTOR_DRAIN_TIMEOUT', type: 'string', value: String(DEFAULTS.drainTimeoutSeconds), help: 'seconds to finish in-flight requests after SIGTERM before exiting' },
   { flag: 'shutdown-delay', env: 'EXPORTER_INJECTOR_SHUTDOWN_DELAY', type: 'string', value: String(DEFAULTS.shutdownDelaySeconds), help: 'seconds to keep accepting requests after SIGTERM (readiness already false) before draining, so endpoint removal reaches the API server first' },
   { flag: 'watch-interval', env: 'EXPORTER_INJECTOR_WATCH_INTERVAL', type: 'string', value: String(DEFAULTS.watchIntervalSeconds), help: 'seconds between checks of the certificate and templates when no file event arrives' },
+  // Connection hardening (docs/reliability.md).
+  { flag: 'tls-cipher-suites', env: 'EXPORTER_INJECTOR_TLS_CIPHER_SUITES', type: 'string', value: 'Mozilla intermediate (ECDHE + AES-GCM/ChaCha20-Poly1305, TLS 1.3)', help: 'comma list of OpenSSL cipher suite names offered (TLS 1.2 and 1.3)' },
+  { flag: 'handshake-timeout', env: 'EXPORTER_INJECTOR_HANDSHAKE_TIMEOUT', type: 'string', value: String(DEFAULT_CONNECTION_LIMITS.handshakeTimeoutSeconds), help: 'seconds a client has to finish the TLS handshake' },
+  { flag: 'headers-timeout', env: 'EXPORTER_INJECTOR_HEADERS_TIMEOUT', type: 'string', value: String(DEFAULT_CONNECTION_LIMITS.headersTimeoutSeconds), help: 'seconds a client has to send the request headers' },
+  { flag: 'request-timeout', env: 'EXPORTER_INJECTOR_REQUEST_TIMEOUT', type: 'string', value: String(DEFAULT_CONNECTION_LIMITS.requestTimeoutSeconds), help: 'seconds a client has to send the whole request (at least --headers-timeout)' },
+  { flag: 'keep-alive-timeout', env: 'EXPORTER_INJECTOR_KEEP_ALIVE_TIMEOUT', type: 'string', value: String(DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutSeconds), help: 'seconds an idle keep-alive connection stays open (keep it above the API server\'s 90)' },
+  { flag: 'max-connections', env: 'EXPORTER_INJECTOR_MAX_CONNECTIONS', type: 'string', value: String(DEFAULT_CONNECTION_LIMITS.maxConnections), help: 'connections held at once on the webhook port; more are closed on accept (0: no limit)' },
   { flag: 'dev', env: 'EXPORTER_INJECTOR_DEV', type: 'boolean', value: 'false', help: 'create development certificates in certs/ if absent and print how to try the webhook' },
 ];
 
@@ -214,6 +226,33 @@ export function serveConfigFrom(parsed: Parsed<typeof SERVE_SPEC.flags>, probe: 
   const shutdownDelaySeconds = secondsSetting(raw('shutdown-delay'), DEFAULTS.shutdownDelaySeconds, 0, 300, problems);
   const watchIntervalSeconds = secondsSetting(raw('watch-interval'), DEFAULTS.watchIntervalSeconds, 0.1, 3600, problems);
 
+  // Connection hardening (docs/reliability.md).
+  let cipherSuites = DEFAULT_CIPHER_SUITES;
+  const ciphersRaw = raw('tls-cipher-suites');
+  if (ciphersRaw !== undefined) {
+    const suites = ciphersRaw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const why = cipherSuitesProblem(suites);
+    if (why !== undefined) problems.push(`${ciphersRaw.source} "${ciphersRaw.value}": ${why}; want a comma list of OpenSSL names such as ${DEFAULT_CIPHER_SUITES.slice(3, 5).join(',')}`);
+    else cipherSuites = Object.freeze(suites);
+  }
+  const limits = DEFAULT_CONNECTION_LIMITS;
+  let maxConnections = limits.maxConnections;
+  const maxRaw = raw('max-connections');
+  if (maxRaw !== undefined) {
+    if (/^[0-9]{1,7}$/.test(maxRaw.value)) maxConnections = Number(maxRaw.value);
+    else problems.push(`${maxRaw.source} "${maxRaw.value}": want a whole number of connections such as ${limits.maxConnections} (0: no limit)`);
+  }
+  const connectionLimits: ConnectionLimits = Object.freeze({
+    handshakeTimeoutSeconds: secondsSetting(raw('handshake-timeout'), limits.handshakeTimeoutSeconds, 0.1, 300, problems),
+    headersTimeoutSeconds: secondsSetting(raw('headers-timeout'), limits.headersTimeoutSeconds, 0.1, 300, problems),
+    requestTimeoutSeconds: secondsSetting(raw('request-timeout'), limits.requestTimeoutSeconds, 0.1, 300, problems),
+    keepAliveTimeoutSeconds: secondsSetting(raw('keep-alive-timeout'), limits.keepAliveTimeoutSeconds, 0.1, 3600, problems),
+    maxConnections,
+  });
+  if (connectionLimits.headersTimeoutSeconds > connectionLimits.requestTimeoutSeconds) {
+    problems.push(`--headers-timeout ${connectionLimits.headersTimeoutSeconds} is longer than --request-timeout ${connectionLimits.requestTimeoutSeconds}; the request timeout includes the headers`);
+  }
+
   if (problems.length > 0) {
     throw new InjectorError(
       'EI_ERR_CONFIG_INVALID',
@@ -238,6 +277,8 @@ export function serveConfigFrom(parsed: Parsed<typeof SERVE_SPEC.flags>, probe: 
     shutdownDelaySeconds,
     watchIntervalSeconds,
     dev,
+    cipherSuites,
+    connectionLimits,
   });
 }
 

@@ -116,8 +116,9 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
  * For a pod that is not opted in: annotations that look like a mistyped opt-in (another case, a
  * letter off, a misspelt prefix), one warning each, so "not injected" comes with the reason.
  */
-export function nearMissOptIn(annotations: Record<string, string> | undefined): string[] {
-  if (annotations === undefined) return [];
+export function nearMissOptIn(annotations: Record<string, string> | null | undefined): string[] {
+  // null: `annotations: null` is valid JSON for "none" (podShapeProblems lets it through).
+  if (annotations === undefined || annotations === null) return [];
   const warnings: string[] = [];
   for (const key of Object.keys(annotations)) {
     // Cheap filters first: this runs for every pod that is not opted in.

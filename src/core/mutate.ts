@@ -124,8 +124,10 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
   if (problems.length > 0) return { ok: false, problems, warnings };
 
   // Copy only what changes and share the rest with the original, so the diff into a patch walks
-  // just the changed paths (it skips identical references). Each copy is one Object.assign:
-  // adding keys one by one to a copy costs V8 several times more, on the hot path of every pod.
+  // just the changed paths (it skips identical references). Each copy is one spread: adding keys
+  // one by one to a copy costs V8 several times more, on the hot path of every pod. A spread, not
+  // Object.assign: assigning an own "__proto__" key (JSON.parse and yaml keep it as data) would set
+  // the copy's prototype instead, and the patch would then remove the key from the user's pod.
   const sidecars = rendered.map((e) => e.container);
   const volumes = rendered.flatMap((e) => e.volumes);
   const specChanges: Partial<PodSpec> = {};
@@ -133,7 +135,7 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
   if (mode === 'native') specChanges.initContainers = [...(pod.spec?.initContainers ?? []), ...sidecars];
   else specChanges.containers = [...(pod.spec?.containers ?? []), ...sidecars];
   if (volumes.length > 0) specChanges.volumes = [...(pod.spec?.volumes ?? []), ...volumes];
-  const spec: PodSpec = Object.assign({}, pod.spec as PodSpec, specChanges);
+  const spec: PodSpec = { ...(pod.spec as PodSpec), ...specChanges };
 
   const own = pod.metadata?.annotations ?? {};
   const added: Record<string, string> = {};
@@ -163,8 +165,8 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
   added[ANNOTATION.status] = statusOf(rendered, mode);
   const metadata = {
     ...pod.metadata,
-    annotations: Object.assign({}, own, added),
-    labels: Object.assign({}, pod.metadata?.labels, { [INJECTED_LABEL]: 'true' }),
+    annotations: { ...own, ...added },
+    labels: { ...pod.metadata?.labels, [INJECTED_LABEL]: 'true' },
   };
   const mutated: Pod = { ...pod, metadata, spec };
   return { ok: true, mutated, templates: rendered.map((e) => e.template.name), warnings };

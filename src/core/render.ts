@@ -111,8 +111,10 @@ export function renderExporter(
   const memory = params.has('memory') ? take('memory', checkMemory, template.resources.requests.memory) : undefined;
   const secret = template.credentials.length > 0 ? take('secret', checkObjectName, '') : '';
 
+  // Replacement functions, not strings: in a replacement string `$$` means `$` (undoing
+  // escapeDollar, so the kubelet would expand a user's $(VAR)) and `$&` inserts the placeholder.
   const fill = (text: string) =>
-    text.replaceAll('{port}', String(port)).replaceAll('{path}', path).replaceAll('{target}', target);
+    text.replaceAll('{port}', () => String(port)).replaceAll('{path}', () => path).replaceAll('{target}', () => target);
 
   const env: V1EnvVar[] = template.env.map((e) => ({ name: e.name, value: fill(e.value) }));
   if (secret !== '') {
@@ -144,7 +146,7 @@ export function renderExporter(
     switch (p.kind) {
       case 'arg': {
         const value = take(p.name, (v) => checkPattern(v, p.pattern), '');
-        if (value !== '') args.push((p.arg ?? '').replaceAll('{value}', escapeDollar(value)));
+        if (value !== '') args.push((p.arg ?? '').replaceAll('{value}', () => escapeDollar(value)));
         break;
       }
       case 'env': {
@@ -158,7 +160,7 @@ export function renderExporter(
         const volume = `${template.containerName}-${p.name}`.slice(0, 63);
         volumes.push({ name: volume, configMap: { name } });
         mounts.push({ name: volume, mountPath: p.mountPath ?? '', readOnly: true });
-        if (p.arg !== undefined) args.push(p.arg.replaceAll('{value}', name));
+        if (p.arg !== undefined) args.push(p.arg.replaceAll('{value}', () => name));
         break;
       }
       case 'podVolume': {
@@ -166,7 +168,7 @@ export function renderExporter(
         if (name === '') break;
         podVolumes.push(name);
         mounts.push({ name, mountPath: p.mountPath ?? '', readOnly: true });
-        if (p.arg !== undefined) args.push(p.arg.replaceAll('{value}', name));
+        if (p.arg !== undefined) args.push(p.arg.replaceAll('{value}', () => name));
         break;
       }
     }

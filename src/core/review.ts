@@ -41,6 +41,7 @@ export function podShapeProblems(object: Record<string, unknown>): string[] {
   const spec = object.spec;
   if (!isObject(spec)) problems.push('spec is missing or not a map: a Pod needs spec.containers');
   else if (!Array.isArray(spec.containers)) problems.push('spec.containers must be a list of containers');
+  if (isObject(spec)) problems.push(...specListProblems(spec));
   const metadata = object.metadata;
   if (metadata !== undefined && !isObject(metadata)) {
     problems.push('metadata must be a map');
@@ -60,6 +61,35 @@ export function podShapeProblems(object: Record<string, unknown>): string[] {
       problems.push(`metadata.${field}[${JSON.stringify(key)}] is ${shown}; ${field === 'annotations' ? 'annotation' : 'label'} values must be strings: quote the value in YAML${quoted}`);
     }
   }
+  return problems;
+}
+
+/**
+ * The lists the core walks (containers, their ports, volumes) hold maps, and the strings it reads
+ * are strings: the API server always sends them so, but another client need not, and a null
+ * container must be a 400 naming it rather than a TypeError answered 500.
+ */
+function specListProblems(spec: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const listOfMaps = (value: unknown, where: string, what: string): Record<string, unknown>[] => {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+      problems.push(`${where} must be a list of ${what}`);
+      return [];
+    }
+    const bad = value.findIndex((item) => !isObject(item));
+    if (bad >= 0) problems.push(`${where}[${bad}] must be a map (a ${what.replace(/s$/, '')})`);
+    return value.filter(isObject);
+  };
+  for (const list of ['initContainers', 'containers', 'ephemeralContainers'] as const) {
+    listOfMaps(spec[list], `spec.${list}`, 'containers').forEach((container, i) => {
+      for (const field of ['name', 'image', 'restartPolicy'] as const) {
+        if (container[field] !== undefined && typeof container[field] !== 'string') problems.push(`spec.${list}[${i}].${field} must be a string`);
+      }
+      listOfMaps(container.ports, `spec.${list}[${i}].ports`, 'ports');
+    });
+  }
+  listOfMaps(spec.volumes, 'spec.volumes', 'volumes');
   return problems;
 }
 

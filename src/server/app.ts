@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { admit as coreAdmit } from '../core/admit.js';
 import type { AdmissionReviewResponse, CoreSettings, Registry } from '../core/types.js';
 import { httpStatusOf, isInjectorError, type ErrorCode } from '../errors.js';
+import { DEFAULT_CONNECTION_LIMITS, fastifyConnectionOptions, httpsConnectionOptions, type ConnectionLimits } from './connection-limits.js';
 import type { Current } from './current.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -19,6 +20,8 @@ export interface AppOptions {
   readonly metrics: WebhookMetrics;
   /** TLS options; without them the instance speaks plain HTTP (for inject() and tests). */
   readonly https?: HttpsServerOptions;
+  /** Timeouts and the connection cap of the HTTPS server (connection-limits.ts). */
+  readonly connectionLimits?: ConnectionLimits;
   /** Seam for tests that need the core to fail unexpectedly. */
   readonly admit?: typeof coreAdmit;
 }
@@ -41,6 +44,7 @@ const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', '
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;
   const { metrics, settings, path } = options;
+  const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const limitText = options.bodyLimit % MIB === 0 ? `${options.bodyLimit / MIB} MiB` : `${options.bodyLimit} bytes`;
 
   const app = Fastify({
@@ -54,8 +58,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // While draining, requests already arriving on open connections are still answered (with
     // Connection: close) rather than refused with 503, which the API server would count as a failure.
     return503OnClosing: false,
-    ...(options.https ? { https: options.https } : {}),
+    ...fastifyConnectionOptions(limits),
+    ...(options.https ? { https: { ...httpsConnectionOptions(limits), ...options.https } } : {}),
   }) as unknown as FastifyInstance;
+  app.server.maxConnections = limits.maxConnections || Infinity;
 
   // Only JSON reaches the handler: without the default text/plain parser, fastify answers every
   // other content type (or a body without one) with 415 before reading the body.

@@ -43,7 +43,7 @@ export async function startWebhook(options: RuntimeOptions): Promise<RunningWebh
   });
 
   // Both loads fail start-up with a coded error: serving without them would answer wrongly.
-  const certificate = await ServingCertificate.load(config.tlsCert, config.tlsKey, logger, metrics);
+  const certificate = await ServingCertificate.load(config.tlsCert, config.tlsKey, logger, metrics, config.cipherSuites);
   const templates = await TemplateRegistry.load(config.templatesDir, logger, metrics);
 
   let listening = false;
@@ -65,6 +65,7 @@ export async function startWebhook(options: RuntimeOptions): Promise<RunningWebh
     logger,
     metrics,
     https: certificate.tlsOptions(),
+    connectionLimits: config.connectionLimits,
   });
   const health = buildHealthApp({ logger, metrics, readiness });
 

@@ -3,6 +3,7 @@
 // so a handshake or request already in progress is never disturbed. A broken new pair is refused.
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { cipherOption, DEFAULT_CIPHER_SUITES } from '../tls/ciphers.js';
 import { readServingPair, type ServingPair } from '../tls/files.js';
 import type { WebhookMetrics } from './metrics.js';
 import { filesSignature, watchForChanges, type ChangeWatch } from './watch.js';
@@ -14,12 +15,14 @@ export interface TlsOptions {
   readonly cert: string;
   readonly key: string;
   readonly minVersion: typeof MIN_TLS_VERSION;
+  /** OpenSSL cipher list (src/tls/ciphers.ts): without it a reload would fall back to Node's defaults. */
+  readonly ciphers: string;
 }
 
 export interface CertificateTarget {
   /**
    * tls.Server#setSecureContext: replaces the context used by connections accepted from now on.
-   * It resets every option it is not given, so minVersion is passed each time.
+   * It resets every option it is not given, so minVersion and ciphers are passed each time.
    */
   setSecureContext(options: TlsOptions): void;
 }
@@ -37,6 +40,7 @@ export class ServingCertificate {
     loadedSignature: string,
     private readonly logger: Logger,
     private readonly metrics: WebhookMetrics,
+    private readonly ciphers: string,
   ) {
     this.#pair = pair;
     this.#loadedSignature = loadedSignature;
@@ -44,12 +48,18 @@ export class ServingCertificate {
   }
 
   /** Throws EI_ERR_TLS_INVALID when the pair cannot be served: start-up must fail loudly. */
-  static async load(certPath: string, keyPath: string, logger: Logger, metrics: WebhookMetrics): Promise<ServingCertificate> {
+  static async load(
+    certPath: string,
+    keyPath: string,
+    logger: Logger,
+    metrics: WebhookMetrics,
+    cipherSuites: readonly string[] = DEFAULT_CIPHER_SUITES,
+  ): Promise<ServingCertificate> {
     // Taken before reading, so a change landing in between is seen by the first comparison.
     const signature = await filesSignature([certPath, keyPath]).catch(() => '');
     const pair = await readServingPair(certPath, keyPath);
     logger.info({ cert: certPath, notAfter: pair.notAfter.toISOString(), fingerprint: pair.fingerprint }, 'serving certificate loaded');
-    return new ServingCertificate(certPath, keyPath, pair, signature, logger, metrics);
+    return new ServingCertificate(certPath, keyPath, pair, signature, logger, metrics, cipherOption(cipherSuites));
   }
 
   get pair(): ServingPair {
@@ -58,7 +68,7 @@ export class ServingCertificate {
 
   /** What the HTTPS server is created with, and what each reload gives it. */
   tlsOptions(pair: ServingPair = this.#pair): TlsOptions {
-    return { cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION };
+    return { cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION, ciphers: this.ciphers };
   }
 
   expired(now = new Date()): boolean {
