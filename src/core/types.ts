@@ -1,6 +1,7 @@
 // Types shared by every stage of the core pipeline and by the edges that call it.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { ErrorCode } from '../errors.js';
+import type { ParamKindName, SecretFile } from './param-kinds.js';
 
 export type Pod = V1Pod;
 export type Container = V1Container;
@@ -22,15 +23,16 @@ export interface TemplateParam {
   /** The `<param>` in `exporter-injector.io/<template>.<param>`. */
   readonly name: string;
   readonly description: string;
-  /**
-   * arg: appended to args as `arg` with `{value}` replaced; env: an env var with the value;
-   * configMap: a ConfigMap volume mounted at mountPath; podVolume: an existing pod volume
-   * mounted read-only at mountPath.
-   */
-  readonly kind: 'arg' | 'env' | 'configMap' | 'podVolume';
+  /** What the value is and what it adds to the exporter: see core/param-kinds.ts. */
+  readonly kind: ParamKindName;
+  /** arg: the flag with `{value}`; configMap, podVolume: a fixed flag added when the value is given. */
   readonly arg?: string;
+  /** secretFiles: fixed flags added when the value is given (naming the mounted files). */
+  readonly args?: readonly string[];
   readonly env?: string;
   readonly mountPath?: string;
+  /** secretFiles: the Secret keys mounted, each as a file under mountPath. */
+  readonly files?: readonly SecretFile[];
   /** A full-match regular expression the value must satisfy (arg and env kinds). */
   readonly pattern?: string;
   readonly required: boolean;
@@ -43,6 +45,13 @@ export interface TemplateCredential {
   readonly key: string;
   /** Without `<template>.secret` the pod is refused when a credential is required. */
   readonly required: boolean;
+}
+
+export interface TemplateListen {
+  readonly port: number;
+  readonly protocol: 'TCP' | 'UDP';
+  /** What the port is for, for messages (e.g. "StatsD ingest"). */
+  readonly description: string;
 }
 
 export interface TemplateProbe {
@@ -67,6 +76,12 @@ export interface ExporterTemplate {
   readonly portName: string;
   readonly path: string;
   readonly scheme: 'http' | 'https';
+  /**
+   * Other ports the exporter binds (a push bridge's ingest port, for example), clash-checked
+   * against the pod like the metrics port and listed, unnamed, among the container's ports.
+   * Absent rather than empty, so templates without any keep their hash.
+   */
+  readonly listens?: readonly TemplateListen[];
   readonly target: { readonly format: TargetFormat; readonly default: string };
   /**
    * Container args and env values; `{port}`, `{path}` and `{target}` are replaced with the

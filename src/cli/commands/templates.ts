@@ -2,6 +2,7 @@
 // check of a template directory before it is mounted into the webhook.
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { acceptedParams } from '../../core/render.js';
 import type { ExporterTemplate } from '../../core/types.js';
 import { InjectorError } from '../../errors.js';
 import { BUILTIN_DIR, loadRegistry, readTemplateDir } from '../../registry/load.js';
@@ -71,7 +72,8 @@ export const templates: Command = async (argv: string[], io: CliIo): Promise<num
       if (!t) {
         throw new InjectorError('EI_ERR_TEMPLATE_UNKNOWN', `templates show: no template named "${name}"; valid names: ${[...registry.templates.keys()].join(', ')}`);
       }
-      io.stdout(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : stringify(t, { lineWidth: 0 }));
+      const shown = showable(t);
+      io.stdout(output === 'json' ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown, { lineWidth: 0 }));
       return EXIT.OK;
     }
     case 'validate': {
@@ -107,6 +109,17 @@ function oneOf<T extends string>(flag: string, value: string, valid: readonly T[
     throw new InjectorError('EI_ERR_USAGE', `templates: ${flag} "${value}" is not valid; valid values: ${valid.join(', ')}`);
   }
   return value as T;
+}
+
+/**
+ * The template as `show` prints it: `params` lists every parameter the template accepts, the generic
+ * ones it honours as well as its declared ones, each with its kind and description (a declared
+ * param keeps its own fields; secretFiles ones list the Secret keys they read).
+ */
+function showable(t: ExporterTemplate): Record<string, unknown> {
+  const declared = new Map(t.params.map((p) => [p.name, p]));
+  const params = acceptedParams(t).map((p) => ({ ...(declared.get(p.name) ?? {}), ...p }));
+  return { ...t, params };
 }
 
 function row(t: ExporterTemplate): string[] {
