@@ -13,6 +13,17 @@ export type MutateResult =
 
 const PROMETHEUS = 'prometheus.io/';
 
+/**
+ * Per-exporter scrape annotations, `metrics.exporter-injector.io/<slot>: "<portName> <scheme> <path>"`,
+ * one per exporter in the order injected. The shipped PodMonitor has one endpoint per slot and keeps
+ * the target whose port name equals the slot's (relabel action keepequal), with that path and scheme:
+ * a relabeling cannot look a value up by the target's port name, but it can compare against a label
+ * of a fixed name. Outside our `exporter-injector.io/` prefix, whose keys are the pod's input.
+ */
+export const SCRAPE_SLOT_PREFIX = 'metrics.exporter-injector.io/';
+/** Endpoints of the shipped PodMonitor; exporters beyond this count need an endpoint added. */
+export const SCRAPE_SLOTS = 4;
+
 function allContainers(pod: Pod): { container: V1Container; where: string }[] {
   const spec = pod.spec;
   return [
@@ -188,9 +199,17 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
     }
     if (rendered.length > 1 && optIn.scrape !== 'off') {
       warnings.push(
-        `prometheus.io/* annotations can point at one port only (${first.template.name}); scrape the others (${rendered.slice(1).map((e) => e.template.portName).join(', ')}) with the PodMonitor`,
+        `prometheus.io/* annotations can point at one port only (${first.template.name}); the others (${rendered.slice(1).map((e) => e.template.portName).join(', ')}) are scraped by the shipped PodMonitor (or an equivalent job) through the ${SCRAPE_SLOT_PREFIX}<n> annotations`,
       );
     }
+  }
+  rendered.forEach((e, slot) => {
+    added[`${SCRAPE_SLOT_PREFIX}${slot}`] = `${e.template.portName} ${e.template.scheme} ${e.path}`;
+  });
+  if (rendered.length > SCRAPE_SLOTS) {
+    warnings.push(
+      `the shipped PodMonitor scrapes ${SCRAPE_SLOTS} exporters per pod; ${rendered.slice(SCRAPE_SLOTS).map((e) => e.template.name).join(', ')} (${SCRAPE_SLOT_PREFIX}${SCRAPE_SLOTS} and on) need an endpoint added to it`,
+    );
   }
   if (spec.hostNetwork === true) {
     warnings.push(`the pod uses hostNetwork: exporter ports (${rendered.map((e) => e.port).join(', ')}) are opened on the node's network`);

@@ -15,6 +15,7 @@ import { killEverything } from './procs.js';
 import { startPrometheus, type Prometheus } from './prometheus.js';
 import { caseLabel, prove, usesPort, type Row } from './prove.js';
 import { markdownReport, summarize, textTable } from './report.js';
+import { proveScraping, SCRAPING_LABEL } from './scraping.js';
 import { Workspace } from './servers.js';
 
 const HELP = `usage: npm run test:conformance -- [flags]
@@ -162,11 +163,19 @@ async function main(): Promise<number> {
         proven.set(caseLabel(c), row);
       });
     }
+    // Per-exporter scraping (after the pool: it binds the redis and postgres ports too).
+    let scraping: Row | undefined;
+    if (prometheus && selected.includes('redis') && selected.includes('postgres')) {
+      const started = Date.now();
+      scraping = await proveScraping({ registry, prometheus, ws });
+      process.stderr.write(`  ${SCRAPING_LABEL}: ${scraping.result} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    }
     rows = selected.flatMap((name) => {
       const variants = provable.filter((c) => c.template === name && c.variant !== undefined).map((c) => proven.get(caseLabel(c)) ?? { template: caseLabel(c), exporter: '-', server: '-', result: 'FAIL' as const, notes: unavailable, details: [] });
       const main = proven.get(name) ?? rowFor(byName.get(name), name) ?? { template: name, exporter: '-', server: '-', result: 'FAIL' as const, notes: unavailable, details: [] };
       return [main, ...variants];
     });
+    if (scraping) rows.push(scraping);
   } finally {
     await prometheus?.stop();
     killEverything();

@@ -77,8 +77,8 @@ async function writeServerTls(dir: string, user: string, tls: ServerTls): Promis
 }
 
 export async function startRedis(ws: Workspace, port: number, password: string, tls?: ServerTls): Promise<Server> {
-  // A TLS variant runs after the plain case in the same workspace: its own directory.
-  const dir = await ws.dir(tls ? `redis-tls-${randomUUID().slice(0, 8)}` : 'redis', 'redis');
+  // Several cases start Redis in one workspace (plain, TLS, two exporters): each its own directory.
+  const dir = await ws.dir(`redis-${randomUUID().slice(0, 8)}`, 'redis');
   // With TLS the plain port is off: only TLS clients get in. Client certificates are not asked for
   // (tls-auth-clients no), as when the exporter is given only the CA.
   const files = tls ? await writeServerTls(dir, 'redis', tls) : undefined;
@@ -107,7 +107,7 @@ function postgresBin(): string {
 
 export async function startPostgres(ws: Workspace, port: number, role: string, password: string, tls?: ServerTls): Promise<Server> {
   const bin = postgresBin();
-  const dir = await ws.dir(tls ? `postgres-tls-${randomUUID().slice(0, 8)}` : 'postgres', 'postgres');
+  const dir = await ws.dir(`postgres-${randomUUID().slice(0, 8)}`, 'postgres');
   const files = tls ? await writeServerTls(dir, 'postgres', tls) : undefined;
   // With TLS, pg_hba accepts TCP connections only over TLS (hostssl), so a client that falls back
   // to plain text is refused.
