@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
+import type { RunAsUserMode } from '../core/types.js';
 import { isDnsLabel } from '../core/values.js';
 import { InjectorError } from '../errors.js';
 
@@ -22,6 +23,8 @@ export interface ServeConfig {
   readonly logLevel: LogLevel;
   readonly ignoredNamespaces: readonly string[];
   readonly sidecarMode: SidecarModeSetting;
+  /** `omit` for OpenShift (restricted-v2 SCC): see RunAsUserMode. */
+  readonly runAsUser: RunAsUserMode;
   readonly bodyLimitBytes: number;
   readonly drainTimeoutSeconds: number;
   readonly shutdownDelaySeconds: number;
@@ -32,6 +35,7 @@ export interface ServeConfig {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const SIDECAR_MODES: readonly SidecarModeSetting[] = ['auto', 'native', 'classic'];
+const RUN_AS_USER_MODES: readonly RunAsUserMode[] = ['template', 'omit'];
 
 const MIB = 1024 * 1024;
 
@@ -51,6 +55,7 @@ export const DEFAULTS = Object.freeze({
   logLevel: 'info' as LogLevel,
   ignoredNamespaces: DEFAULT_IGNORED_NAMESPACES,
   sidecarMode: 'auto' as SidecarModeSetting,
+  runAsUser: 'template' as RunAsUserMode,
   bodyLimitBytes: DEFAULT_BODY_LIMIT,
   // Below the default terminationGracePeriodSeconds (30), so the kubelet never has to SIGKILL.
   drainTimeoutSeconds: 25,
@@ -79,6 +84,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'log-level', env: 'EXPORTER_INJECTOR_LOG_LEVEL', type: 'string', value: DEFAULTS.logLevel, help: LOG_LEVELS.join('|') },
   { flag: 'ignored-namespaces', env: 'EXPORTER_INJECTOR_IGNORED_NAMESPACES', type: 'string', value: DEFAULTS.ignoredNamespaces.join(','), help: 'comma list of namespaces never injected ("" for none)' },
   { flag: 'sidecar-mode', env: 'EXPORTER_INJECTOR_SIDECAR_MODE', type: 'string', value: DEFAULTS.sidecarMode, help: 'default for pods without a sidecar annotation: auto (native on Kubernetes >= 1.29) | native | classic' },
+  { flag: 'run-as-user', env: 'EXPORTER_INJECTOR_RUN_AS_USER', type: 'string', value: DEFAULTS.runAsUser, help: 'template: exporters run as their template\'s UID | omit: leave runAsUser/runAsGroup out where the image declares a numeric non-root USER (OpenShift restricted-v2); pods may override with the run-as-user annotation' },
   { flag: 'body-limit', env: 'EXPORTER_INJECTOR_BODY_LIMIT', type: 'string', value: '7Mi', help: 'largest request body accepted: bytes, or with a Ki/Mi suffix' },
   { flag: 'drain-timeout', env: 'EXPORTER_INJECTOR_DRAIN_TIMEOUT', type: 'string', value: String(DEFAULTS.drainTimeoutSeconds), help: 'seconds to finish in-flight requests after SIGTERM before exiting' },
   { flag: 'shutdown-delay', env: 'EXPORTER_INJECTOR_SHUTDOWN_DELAY', type: 'string', value: String(DEFAULTS.shutdownDelaySeconds), help: 'seconds to keep accepting requests after SIGTERM (readiness already false) before draining, so endpoint removal reaches the API server first' },
@@ -198,6 +204,7 @@ export function parseServeConfig(
 
   const logLevel = choiceSetting(raw('log-level'), LOG_LEVELS, DEFAULTS.logLevel, problems);
   const sidecarMode = choiceSetting(raw('sidecar-mode'), SIDECAR_MODES, DEFAULTS.sidecarMode, problems);
+  const runAsUser = choiceSetting(raw('run-as-user'), RUN_AS_USER_MODES, DEFAULTS.runAsUser, problems);
 
   let ignoredNamespaces: readonly string[] = DEFAULTS.ignoredNamespaces;
   const nsRaw = raw('ignored-namespaces');
@@ -243,6 +250,7 @@ export function parseServeConfig(
     logLevel,
     ignoredNamespaces,
     sidecarMode,
+    runAsUser,
     bodyLimitBytes,
     drainTimeoutSeconds,
     shutdownDelaySeconds,

@@ -156,7 +156,7 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
       });
       continue;
     }
-    const result = renderExporterCached(template, optIn.params.get(name) ?? new Map(), mode);
+    const result = renderExporterCached(template, optIn.params.get(name) ?? new Map(), mode, optIn.runAsUser ?? settings.runAsUser ?? 'template');
     // The pod-level checks run even when a value was refused, so a denial lists every problem.
     problems.push(...result.problems, ...clashes(pod, result, rendered));
     warnings.push(...result.exporter.warnings);

@@ -1,7 +1,7 @@
 // Stage 3: one template + the pod's `<template>.<param>` values -> the exporter container and the
 // volumes it needs. Values are validated here and only ever placed into parsed structures.
 import type { V1EnvVar, V1Probe, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { PREFIX, type Container, type ExporterTemplate, type Problem, type SidecarMode, type TemplateProbe } from './types.js';
+import { PREFIX, type Container, type ExporterTemplate, type Problem, type RunAsUserMode, type SidecarMode, type TemplateProbe } from './types.js';
 import { GENERIC_PARAMS } from './annotations.js';
 import { PARAM_KINDS, type ParamKind, type ParamKindName } from './param-kinds.js';
 import { checkArgs, checkCpu, checkImage, checkMemory, checkObjectName, checkPath, checkPort, checkTarget, closest, escapeDollar, type Checked } from './values.js';
@@ -42,14 +42,14 @@ const RENDER_CACHE_SIZE = 256;
  * template, the `<template>.<param>` values and the mode, and every opted-in pod of a Deployment
  * asks for the same. Results are frozen because they are shared between requests.
  */
-export function renderExporterCached(template: ExporterTemplate, params: ReadonlyMap<string, string>, mode: SidecarMode): RenderResult {
+export function renderExporterCached(template: ExporterTemplate, params: ReadonlyMap<string, string>, mode: SidecarMode, runAsUser: RunAsUserMode = 'template'): RenderResult {
   let cache = renderCache.get(template);
   if (!cache) renderCache.set(template, (cache = new Map()));
-  const key = `${mode}\0${[...params].map(([k, v]) => `${k}=${v}`).sort().join('\0')}`;
+  const key = `${mode}\0${runAsUser}\0${[...params].map(([k, v]) => `${k}=${v}`).sort().join('\0')}`;
   let result = cache.get(key);
   if (!result) {
     if (cache.size >= RENDER_CACHE_SIZE) cache.clear();
-    cache.set(key, (result = deepFreeze(renderExporter(template, params, mode))));
+    cache.set(key, (result = deepFreeze(renderExporter(template, params, mode, runAsUser))));
   }
   return result;
 }
@@ -165,7 +165,7 @@ function credentialInTarget(target: string): string | undefined {
   return undefined;
 }
 
-export function renderExporter(template: ExporterTemplate, params: ReadonlyMap<string, string>, mode: SidecarMode): RenderResult {
+export function renderExporter(template: ExporterTemplate, params: ReadonlyMap<string, string>, mode: SidecarMode, runAsUser: RunAsUserMode = 'template'): RenderResult {
   const problems: Problem[] = [];
   const warnings: string[] = [];
   const invalid = new Set<string>();
@@ -282,6 +282,14 @@ export function renderExporter(template: ExporterTemplate, params: ReadonlyMap<s
     };
 
   const sc = template.securityContext;
+  // OpenShift's restricted-v2 SCC refuses a runAsUser outside the namespace's UID range and assigns
+  // one itself when none is set; runAsNonRoot still holds because the image's USER is numeric.
+  const omitUser = runAsUser === 'omit' && sc.imageUserIsNumericNonRoot === true;
+  if (runAsUser === 'omit' && !omitUser) {
+    warnings.push(
+      `${template.name}: run-as-user omit is not possible: the template does not record that its image declares a numeric non-root USER (securityContext.imageUserIsNumericNonRoot), so runAsUser ${sc.runAsUser} is kept; on OpenShift's restricted-v2 SCC that UID must be in the namespace's range, or use a template whose image has a numeric USER`,
+    );
+  }
   const container: Container = {
     name: template.containerName,
     image,
@@ -298,8 +306,8 @@ export function renderExporter(template: ExporterTemplate, params: ReadonlyMap<s
     ...(template.probes.liveness ? { livenessProbe: probe(template.probes.liveness) } : {}),
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: sc.runAsUser,
-      ...(sc.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
+      ...(omitUser ? {} : { runAsUser: sc.runAsUser }),
+      ...(sc.runAsGroup !== undefined && !omitUser ? { runAsGroup: sc.runAsGroup } : {}),
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
       readOnlyRootFilesystem: sc.readOnlyRootFilesystem,

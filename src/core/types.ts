@@ -12,6 +12,12 @@ export const PREFIX = 'exporter-injector.io/';
 export type Policy = 'required' | 'optional';
 export type ScrapeMode = 'auto' | 'override' | 'off';
 export type SidecarMode = 'native' | 'classic';
+/**
+ * `template`: the exporter runs as the template's runAsUser/runAsGroup. `omit`: they are left out
+ * where the image declares a numeric non-root USER, so a platform that assigns UIDs (OpenShift's
+ * restricted-v2 SCC) can pick one from the namespace's range; runAsNonRoot stays.
+ */
+export type RunAsUserMode = 'template' | 'omit';
 
 // ---------------------------------------------------------------------------------------------
 // Templates (validated and frozen by registry/load.ts; the core only reads them)
@@ -100,6 +106,12 @@ export interface ExporterTemplate {
     readonly runAsUser: number;
     readonly runAsGroup?: number;
     readonly readOnlyRootFilesystem: boolean;
+    /**
+     * The image's Dockerfile says `USER <numeric uid>` (not root, not a name): the kubelet can then
+     * prove runAsNonRoot without runAsUser, so `run-as-user: omit` (OpenShift) may leave it out.
+     * Absent means false: only set it where the upstream Dockerfile at the pinned tag was checked.
+     */
+    readonly imageUserIsNumericNonRoot?: boolean;
   };
   /**
    * Liveness only: a sidecar's readiness counts towards the pod's, and a native sidecar's startup
@@ -127,6 +139,8 @@ export interface CoreSettings {
   readonly ignoredNamespaces: readonly string[];
   /** `native` unless the cluster is older than 1.29 (serve reads the version). */
   readonly defaultSidecarMode: SidecarMode;
+  /** Unset means `template`; a pod's `run-as-user` annotation wins. */
+  readonly runAsUser?: RunAsUserMode;
 }
 
 // ---------------------------------------------------------------------------------------------

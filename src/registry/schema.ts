@@ -147,6 +147,7 @@ const templateProperties: { [K in keyof Omit<ExporterTemplate, 'hash'>]-?: objec
       runAsUser: { type: 'integer' },
       runAsGroup: { type: 'integer', minimum: 0, maximum: 2147483647 },
       readOnlyRootFilesystem: { type: 'boolean' },
+      imageUserIsNumericNonRoot: { type: 'boolean' },
     },
   },
   probes: {
