@@ -1,24 +1,25 @@
-// Loads what the core needs for the offline commands (inject, review), from the same loaders serve uses.
+// Loads what the core needs for the offline commands (inject, review), with the flags and loaders
+// serve uses.
+import type { CoreSettings, Registry, RunAsUserMode } from '../core/types.js';
+import { CORE_FLAGS, parseIgnoredNamespaces, resolveSidecarMode, type SidecarModeSetting } from '../config/core-settings.js';
 import { InjectorError } from '../errors.js';
-import { DEFAULT_CORE_SETTINGS } from '../core/defaults.js';
-import type { CoreSettings, Registry, SidecarMode } from '../core/types.js';
 import { loadRegistry } from '../registry/load.js';
 
-export const CORE_FLAGS = {
-  templates: { type: 'string' },
-  'sidecar-mode': { type: 'string' },
-} as const;
+export { CORE_FLAGS } from '../config/core-settings.js';
 
 export interface CoreContext {
   readonly registry: Registry;
   readonly settings: CoreSettings;
 }
 
-export async function loadCoreContext(values: { templates?: string; 'sidecar-mode'?: string }): Promise<CoreContext> {
-  const mode = values['sidecar-mode'] ?? DEFAULT_CORE_SETTINGS.defaultSidecarMode;
-  if (mode !== 'native' && mode !== 'classic') {
-    throw new InjectorError('EI_ERR_USAGE', `--sidecar-mode ${JSON.stringify(mode)} is not valid; valid: native (Kubernetes ≥ 1.29, the default) or classic`);
-  }
+export async function loadCoreContext(values: { templates?: string | undefined; 'sidecar-mode'?: string; 'ignored-namespaces'?: string; 'run-as-user'?: string }): Promise<CoreContext> {
+  const ignored = parseIgnoredNamespaces(values['ignored-namespaces'] ?? CORE_FLAGS['ignored-namespaces'].default, '--ignored-namespaces');
+  if ('problem' in ignored) throw new InjectorError('EI_ERR_USAGE', ignored.problem);
   const registry = await loadRegistry(values.templates);
-  return { registry, settings: Object.freeze({ ...DEFAULT_CORE_SETTINGS, defaultSidecarMode: mode as SidecarMode }) };
+  const settings: CoreSettings = Object.freeze({
+    ignoredNamespaces: ignored.names,
+    defaultSidecarMode: resolveSidecarMode((values['sidecar-mode'] ?? CORE_FLAGS['sidecar-mode'].default) as SidecarModeSetting),
+    runAsUser: (values['run-as-user'] ?? CORE_FLAGS['run-as-user'].default) as RunAsUserMode,
+  });
+  return { registry, settings };
 }

@@ -1,5 +1,8 @@
 // The small I/O surface every command gets, so commands run in tests without a process.
 import { readFile } from 'node:fs/promises';
+import { InjectorError } from '../errors.js';
+
+export { EXIT } from '../errors.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -7,20 +10,6 @@ export interface CliIo {
   readonly readStdin: () => Promise<string>;
   readonly env: Readonly<Record<string, string | undefined>>;
 }
-
-/** A command takes its own argv (after the command name) and returns the exit code. */
-export type Command = (argv: string[], io: CliIo) => Promise<number>;
-
-/** Exit codes, documented in the README. */
-export const EXIT = {
-  OK: 0,
-  /** A pod would be denied, a validation failed, or an operation failed. */
-  FAILED: 1,
-  /** The command line does not fit the command. */
-  USAGE: 2,
-  /** An input file could not be read or parsed. */
-  INPUT: 3,
-} as const;
 
 export function processIo(): CliIo {
   return {
@@ -35,7 +24,36 @@ export function processIo(): CliIo {
   };
 }
 
-/** Reads a file, or standard input for `-`. */
+/** What the user types for standard input. */
+export const STDIN = '-';
+
+/** How an input is named in every message of every command. */
+export const inputName = (path: string): string => (path === STDIN ? '<stdin>' : path);
+
+/** Reads a file, or standard input for `-`; a file that cannot be read is an input error that names it. */
 export async function readInput(path: string, io: CliIo): Promise<string> {
-  return path === '-' ? io.readStdin() : readFile(path, 'utf8');
+  if (path === STDIN) return io.readStdin();
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InjectorError('EI_ERR_INPUT_INVALID', `${inputName(path)}: ${describeFsError(e)}`, { cause: e });
+  }
+}
+
+/** `no such file or directory`, not `ENOENT: no such file or directory, open '...'`. */
+export function describeFsError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory; give a file';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    default:
+      return code ?? (e instanceof Error ? e.message : String(e));
+  }
 }

@@ -1,52 +1,67 @@
 #!/usr/bin/env node
-// The `exporter-injector` binary: dispatches to one command a file and maps errors to exit codes.
+// The `exporter-injector` binary: dispatches to one command a file and turns errors into exit codes
+// through the error catalog, so every command fails the same way.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isInjectorError } from '../errors.js';
-import { EXIT, processIo, type CliIo, type Command } from './io.js';
+import { closest } from '../core/values.js';
+import { EXIT, exitCodeOf, isInjectorError } from '../errors.js';
+import { VERSION } from '../package-info.js';
+import type { Command } from './command.js';
+import { processIo, type CliIo } from './io.js';
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  serve: { summary: 'run the TLS admission webhook', load: async () => (await import('./commands/serve.js')).serve },
-  inject: { summary: 'dry-run: print what the webhook would do to manifests', load: async () => (await import('./commands/inject.js')).inject },
-  review: { summary: 'answer an AdmissionReview exactly as serve would', load: async () => (await import('./commands/review.js')).review },
-  templates: { summary: 'list, show or validate exporter templates', load: async () => (await import('./commands/templates.js')).templates },
-  certs: { summary: 'create a CA and a serving certificate (files or a Secret manifest)', load: async () => (await import('./commands/certs.js')).certs },
-  register: { summary: 'create or update the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).register },
-  unregister: { summary: 'delete the MutatingWebhookConfiguration', load: async () => (await import('./commands/register.js')).unregister },
+/** Loaded on use, so `serve` does not pay for the other commands' imports at start-up. */
+export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  serve: async () => (await import('./commands/serve.js')).serve,
+  inject: async () => (await import('./commands/inject.js')).inject,
+  review: async () => (await import('./commands/review.js')).review,
+  templates: async () => (await import('./commands/templates.js')).templates,
+  certs: async () => (await import('./commands/certs.js')).certs,
+  register: async () => (await import('./commands/register.js')).register,
+  install: async () => (await import('./commands/install.js')).install,
+  unregister: async () => (await import('./commands/register.js')).unregister,
 };
 
-function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`);
-  return `usage: exporter-injector <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\n'exporter-injector <command> --help' shows a command's flags.\n`;
+async function usage(): Promise<string> {
+  const lines = [];
+  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(11)} ${(await load()).spec.summary}`);
+  return [
+    'usage: exporter-injector <command> [flags]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    "'exporter-injector <command> --help' shows a command's flags; 'exporter-injector --version' the version.",
+    '',
+  ].join('\n');
 }
 
-export async function main(argv: string[], io: CliIo): Promise<number> {
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(usage());
+    (name === undefined ? io.stderr : io.stdout)(await usage());
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    io.stderr(`error: unknown command "${name}"; valid commands: ${Object.keys(COMMANDS).join(', ')}\n`);
+  if (name === '--version' || name === 'version') {
+    io.stdout(`exporter-injector ${VERSION}\n`);
+    return EXIT.OK;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    const hint = closest(name, Object.keys(COMMANDS));
+    io.stderr(`error: unknown command "${name}"${hint ? ` (did you mean ${hint}?)` : ''}; valid commands: ${Object.keys(COMMANDS).join(', ')}\n`);
     return EXIT.USAGE;
   }
   try {
-    return await (await command.load())(rest, io);
+    return await (await load()).run(rest, io);
   } catch (e) {
     if (isInjectorError(e)) {
       io.stderr(`error: ${e.message}\n${e.details.map((d) => `  - ${d}\n`).join('')}`);
-      if (e.code === 'EI_ERR_USAGE' || e.code === 'EI_ERR_CONFIG_INVALID') return EXIT.USAGE;
-      if (e.code === 'EI_ERR_INPUT_INVALID' || e.code === 'EI_ERR_REGISTRY_INVALID') return EXIT.INPUT;
-      return EXIT.FAILED;
+      return exitCodeOf(e.code);
     }
-    // node:util parseArgs reports unknown flags and missing values with ERR_PARSE_ARGS_* codes.
-    if (e instanceof Error && String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`error: ${e.message} (see exporter-injector ${name} --help)\n`);
-      return EXIT.USAGE;
-    }
-    io.stderr(`error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-    return EXIT.FAILED;
+    // A bug: say so plainly; the stack only on request, so users see one line.
+    io.stderr(`error: internal error (EI_ERR_INTERNAL), please report it: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (io.env.EXPORTER_INJECTOR_DEBUG) io.stderr(`${e instanceof Error ? e.stack : ''}\n`);
+    return exitCodeOf('EI_ERR_INTERNAL');
   }
 }
 

@@ -5,16 +5,15 @@ import type { Pod } from '../core/types.js';
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Where, inside a workload of a kind, its pod template lives. */
-const TEMPLATE_PATH: Record<string, readonly string[]> = {
-  Deployment: ['spec', 'template'],
-  StatefulSet: ['spec', 'template'],
-  DaemonSet: ['spec', 'template'],
-  ReplicaSet: ['spec', 'template'],
-  ReplicationController: ['spec', 'template'],
-  Job: ['spec', 'template'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
-};
+/**
+ * Where a workload's pod template lives: `spec.template` for Deployment, StatefulSet, DaemonSet,
+ * ReplicaSet, ReplicationController, Job and every other kind that follows the convention (Argo
+ * Rollout, OpenShift DeploymentConfig, ...); CronJob nests it in its job template.
+ */
+const TEMPLATE_PATHS: readonly (readonly string[])[] = [
+  ['spec', 'template'],
+  ['spec', 'jobTemplate', 'spec', 'template'],
+];
 
 export interface PodSite {
   /** `Deployment default/redis`, for messages. */
@@ -48,8 +47,7 @@ export function podSites(doc: unknown, defaultNamespace: string): PodSite[] {
   if (kind === 'Pod' && (doc.apiVersion === 'v1' || doc.apiVersion === undefined)) {
     return [{ label, kind, namespace, pod: doc as Pod, write: (mutated) => Object.assign(doc, mutated) }];
   }
-  const path = TEMPLATE_PATH[kind];
-  const template = path && dig(doc, path);
+  const template = podTemplateOf(doc);
   if (!template) return [];
   const templateMetadata = isObject(template.metadata) ? template.metadata : {};
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...templateMetadata, namespace }, spec: template.spec } as Pod;
@@ -66,4 +64,32 @@ export function podSites(doc: unknown, defaultNamespace: string): PodSite[] {
       },
     },
   ];
+}
+
+/** The pod template of a workload of any kind: a map with a pod spec (containers) at a known path. */
+function podTemplateOf(doc: Json): Json | undefined {
+  for (const path of TEMPLATE_PATHS) {
+    const template = dig(doc, path);
+    if (template && isObject(template.spec) && Array.isArray(template.spec.containers)) return template;
+  }
+  return undefined;
+}
+
+/**
+ * When the opt-in annotation sits on an object's own metadata, where the webhook never sees it (the
+ * most common mistake: on the Deployment instead of its pod template), says where it belongs.
+ */
+export function misplacedOptIn(doc: unknown, injectKey: string): string | undefined {
+  if (!isObject(doc) || doc.kind === 'Pod') return undefined;
+  const own = isObject(doc.metadata) && isObject(doc.metadata.annotations) ? doc.metadata.annotations : undefined;
+  if (own?.[injectKey] === undefined) return undefined;
+  const kind = typeof doc.kind === 'string' ? doc.kind : 'object';
+  const template = podTemplateOf(doc);
+  if (!template) {
+    return `${injectKey} is on the ${kind}'s own metadata, but a ${kind} has no pod template (spec.template): the webhook only injects Pods, and the pods that workloads create from their template`;
+  }
+  const templateAnnotations = isObject(template.metadata) && isObject(template.metadata.annotations) ? template.metadata.annotations : undefined;
+  if (templateAnnotations?.[injectKey] !== undefined) return undefined;
+  const where = kind === 'CronJob' ? 'spec.jobTemplate.spec.template.metadata.annotations' : 'spec.template.metadata.annotations';
+  return `${injectKey} is on the ${kind}'s own metadata, which the webhook never sees: it reads the pods the ${kind} creates; move the annotation to ${where}`;
 }

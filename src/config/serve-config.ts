@@ -2,14 +2,15 @@
 // checked once at start-up into a frozen object. Every problem is reported in one error so a
 // user fixing a Deployment does not discover them one restart at a time.
 import { statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseFlags, type CommandSpec, type Flag, type Parsed } from './flags.js';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
+import { isUrlPath } from '../core/values.js';
 import type { RunAsUserMode } from '../core/types.js';
-import { isDnsLabel } from '../core/values.js';
 import { InjectorError } from '../errors.js';
+import { CORE_FLAGS, parseIgnoredNamespaces, type SidecarModeSetting } from './core-settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export type SidecarModeSetting = 'auto' | 'native' | 'classic';
+export type { SidecarModeSetting } from './core-settings.js';
 
 export interface ServeConfig {
   readonly port: number;
@@ -34,8 +35,6 @@ export interface ServeConfig {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const SIDECAR_MODES: readonly SidecarModeSetting[] = ['auto', 'native', 'classic'];
-const RUN_AS_USER_MODES: readonly RunAsUserMode[] = ['template', 'omit'];
 
 const MIB = 1024 * 1024;
 
@@ -55,7 +54,6 @@ export const DEFAULTS = Object.freeze({
   logLevel: 'info' as LogLevel,
   ignoredNamespaces: DEFAULT_IGNORED_NAMESPACES,
   sidecarMode: 'auto' as SidecarModeSetting,
-  runAsUser: 'template' as RunAsUserMode,
   bodyLimitBytes: DEFAULT_BODY_LIMIT,
   // Below the default terminationGracePeriodSeconds (30), so the kubelet never has to SIGKILL.
   drainTimeoutSeconds: 25,
@@ -80,11 +78,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'path', env: 'EXPORTER_INJECTOR_PATH', type: 'string', value: DEFAULTS.path, help: 'URL path of the webhook' },
   { flag: 'tls-cert', env: 'EXPORTER_INJECTOR_TLS_CERT', type: 'string', value: DEFAULTS.tlsCert, help: 'serving certificate (PEM); reloaded when it changes' },
   { flag: 'tls-key', env: 'EXPORTER_INJECTOR_TLS_KEY', type: 'string', value: DEFAULTS.tlsKey, help: 'its private key (PEM); reloaded when it changes' },
-  { flag: 'templates', env: 'EXPORTER_INJECTOR_TEMPLATES', type: 'string', value: 'none', help: 'directory of extra templates; watched, reloaded when it changes' },
   { flag: 'log-level', env: 'EXPORTER_INJECTOR_LOG_LEVEL', type: 'string', value: DEFAULTS.logLevel, help: LOG_LEVELS.join('|') },
-  { flag: 'ignored-namespaces', env: 'EXPORTER_INJECTOR_IGNORED_NAMESPACES', type: 'string', value: DEFAULTS.ignoredNamespaces.join(','), help: 'comma list of namespaces never injected ("" for none)' },
-  { flag: 'sidecar-mode', env: 'EXPORTER_INJECTOR_SIDECAR_MODE', type: 'string', value: DEFAULTS.sidecarMode, help: 'default for pods without a sidecar annotation: auto (native on Kubernetes >= 1.29) | native | classic' },
-  { flag: 'run-as-user', env: 'EXPORTER_INJECTOR_RUN_AS_USER', type: 'string', value: DEFAULTS.runAsUser, help: 'template: exporters run as their template\'s UID | omit: leave runAsUser/runAsGroup out where the image declares a numeric non-root USER (OpenShift restricted-v2); pods may override with the run-as-user annotation' },
   { flag: 'body-limit', env: 'EXPORTER_INJECTOR_BODY_LIMIT', type: 'string', value: '7Mi', help: 'largest request body accepted: bytes, or with a Ki/Mi suffix' },
   { flag: 'drain-timeout', env: 'EXPORTER_INJECTOR_DRAIN_TIMEOUT', type: 'string', value: String(DEFAULTS.drainTimeoutSeconds), help: 'seconds to finish in-flight requests after SIGTERM before exiting' },
   { flag: 'shutdown-delay', env: 'EXPORTER_INJECTOR_SHUTDOWN_DELAY', type: 'string', value: String(DEFAULTS.shutdownDelaySeconds), help: 'seconds to keep accepting requests after SIGTERM (readiness already false) before draining, so endpoint removal reaches the API server first' },
@@ -92,18 +86,24 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: 'dev', env: 'EXPORTER_INJECTOR_DEV', type: 'boolean', value: 'false', help: 'create development certificates in certs/ if absent and print how to try the webhook' },
 ];
 
-export function serveHelp(): string {
-  const rows = SERVE_FLAGS.map((f) => {
-    const name = f.type === 'boolean' ? `--${f.flag}` : `--${f.flag} ${f.flag === 'templates' ? 'DIR' : 'VALUE'}`;
-    return `  ${name.padEnd(28)} ${f.help}\n  ${''.padEnd(28)} env ${f.env}, default ${f.value}`;
-  });
-  return (
-    'usage: exporter-injector serve [flags]\n\n' +
-    'Runs the admission webhook: POST <path> over HTTPS; /healthz, /readyz and /metrics over plain HTTP.\n' +
-    'A flag wins over its environment variable, which wins over the default.\n\n' +
-    `flags:\n${rows.join('\n')}\n  ${'--help'.padEnd(28)} show this help\n`
-  );
-}
+/** serve's command line: the shared core flags, then serve's own. */
+export const SERVE_SPEC = {
+  name: 'serve',
+  summary: 'run the TLS admission webhook',
+  usage: '[flags]',
+  description: [
+    'Runs the admission webhook: POST <path> over HTTPS; /healthz, /readyz and /metrics over plain HTTP.',
+    'A flag wins over its environment variable, which wins over the default.',
+  ].join('\n'),
+  flags: {
+    ...CORE_FLAGS,
+    ...(Object.fromEntries(
+      SERVE_FLAGS.map((f) => [f.flag, { type: f.type, env: f.env, help: f.help, ...(f.type === 'string' ? { value: 'VALUE', shownDefault: f.value } : {}) } satisfies Flag]),
+    ) as Record<string, Flag>),
+  },
+  examples: ['exporter-injector serve --dev', 'exporter-injector serve --tls-cert /tls/tls.crt --tls-key /tls/tls.key --templates /templates'],
+  exits: { 1: 'the webhook could not start (a port, the certificate, the templates) or failed', 3: 'the certificate or the templates directory cannot be read' },
+} as const satisfies CommandSpec;
 
 /** What the configuration check may ask of the file system (tests substitute it). */
 export interface FileProbe {
@@ -121,35 +121,23 @@ export const realFileProbe: FileProbe = {
   },
 };
 
-/** Only so that `--help` can be answered before anything is validated. */
-export function wantsHelp(argv: readonly string[]): boolean {
-  return argv.includes('--help') || argv.includes('-h');
-}
-
 export function parseServeConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   probe: FileProbe = realFileProbe,
 ): ServeConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options = Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: f.type }]));
-    values = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    const valid = SERVE_FLAGS.map((f) => `--${f.flag}`).join(', ');
-    throw new InjectorError('EI_ERR_USAGE', `serve: ${e instanceof Error ? e.message : String(e)}; valid flags: ${valid}`, { cause: e });
-  }
+  return serveConfigFrom(parseFlags(SERVE_SPEC, argv, env), probe);
+}
 
-  const problems: string[] = [];
+/** Checks every setting of a parsed command line at once, into a frozen config. */
+export function serveConfigFrom(parsed: Parsed<typeof SERVE_SPEC.flags>, probe: FileProbe = realFileProbe): ServeConfig {
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const sources = parsed.sources as Record<string, string | undefined>;
+  const problems: string[] = [...parsed.problems];
   /** The raw setting and where it came from, for messages that point at what to fix. */
   const raw = (flag: string): { value: string; source: string } | undefined => {
-    const spec = SERVE_FLAGS.find((f) => f.flag === flag);
-    if (!spec) throw new Error(`no flag spec for ${flag}`);
-    const v = values[flag];
-    if (v !== undefined) return { value: String(v), source: `--${flag}` };
-    const e = env[spec.env];
-    if (e !== undefined) return { value: e, source: spec.env };
-    return undefined;
+    const source = sources[flag];
+    return source === undefined ? undefined : { value: String(values[flag]), source };
   };
 
   const port = portSetting(raw('port'), DEFAULTS.port, problems);
@@ -169,7 +157,7 @@ export function parseServeConfig(
   let path: string = DEFAULTS.path;
   const pathRaw = raw('path');
   if (pathRaw !== undefined) {
-    if (!/^\/[A-Za-z0-9._~\/-]*$/.test(pathRaw.value)) {
+    if (!isUrlPath(pathRaw.value)) {
       problems.push(`${pathRaw.source} "${pathRaw.value}": want an absolute URL path without query, such as /mutate`);
     } else path = pathRaw.value;
   }
@@ -203,17 +191,16 @@ export function parseServeConfig(
   }
 
   const logLevel = choiceSetting(raw('log-level'), LOG_LEVELS, DEFAULTS.logLevel, problems);
-  const sidecarMode = choiceSetting(raw('sidecar-mode'), SIDECAR_MODES, DEFAULTS.sidecarMode, problems);
-  const runAsUser = choiceSetting(raw('run-as-user'), RUN_AS_USER_MODES, DEFAULTS.runAsUser, problems);
+  // Choices were checked by the flag parser.
+  const sidecarMode = parsed.values['sidecar-mode'];
+  const runAsUser = parsed.values['run-as-user'];
 
   let ignoredNamespaces: readonly string[] = DEFAULTS.ignoredNamespaces;
   const nsRaw = raw('ignored-namespaces');
   if (nsRaw !== undefined) {
-    const names = nsRaw.value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    const bad = names.filter((n) => !isDnsLabel(n));
-    if (bad.length > 0) {
-      problems.push(`${nsRaw.source}: ${bad.map((b) => `"${b}"`).join(', ')} not a namespace name; want a comma list of DNS labels such as kube-system,kube-public`);
-    } else ignoredNamespaces = Object.freeze([...new Set(names)]);
+    const parsedNames = parseIgnoredNamespaces(nsRaw.value, nsRaw.source);
+    if ('problem' in parsedNames) problems.push(parsedNames.problem);
+    else ignoredNamespaces = parsedNames.names;
   }
 
   let bodyLimitBytes = DEFAULTS.bodyLimitBytes;

@@ -1,10 +1,10 @@
 // The single pipeline that the server and the CLI both call:
 // decode review -> decide (annotations + registry) -> render + mutate -> diff into a patch -> encode.
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import { ANNOTATION, parseOptIn } from './annotations.js';
+import { ANNOTATION, nearMissOptIn, parseOptIn } from './annotations.js';
 import { mutatePod } from './mutate.js';
 import { decodeReview, encodePatch, encodeResponse, isPodRequest, podOf } from './review.js';
-import type { AdmissionReviewResponse, CoreSettings, Outcome, Pod, Problem, Registry, SkipReason } from './types.js';
+import { MIRROR_POD_ANNOTATION, type AdmissionReviewResponse, type CoreSettings, type Outcome, type Pod, type Problem, type Registry, type SkipReason } from './types.js';
 
 export interface AdmitResult {
   readonly review: AdmissionReviewResponse;
@@ -47,8 +47,9 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
   if (namespace !== undefined && settings.ignoredNamespaces.includes(namespace)) return answer(skipped('ignored-namespace'), [], namespace, name);
 
   const annotations = pod.metadata?.annotations;
+  if (annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return answer(skipped('mirror-pod'), [], namespace, name);
   const optInResult = parseOptIn(annotations);
-  if (!optInResult.optedIn) return answer(skipped('not-opted-in'), [], namespace, name);
+  if (!optInResult.optedIn) return answer(skipped('not-opted-in', nearMissOptIn(annotations)), [], namespace, name);
   // Reinvocation (or a pod copied from an injected one): injected once is enough.
   if (annotations?.[ANNOTATION.status] !== undefined) return answer(skipped('already-injected'), [], namespace, name);
 

@@ -1,5 +1,6 @@
 // Stage 2a: read the pod's exporter-injector.io/* annotations into a typed opt-in, or problems.
 import { PREFIX, type Policy, type Problem, type RunAsUserMode, type ScrapeMode, type SidecarMode } from './types.js';
+import { closest } from './values.js';
 
 export const ANNOTATION = {
   inject: `${PREFIX}inject`,
@@ -90,9 +91,11 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
     const rest = key.slice(PREFIX.length);
     const match = PARAM_KEY.exec(rest);
     if (!match) {
+      const userKeys = Object.values(ANNOTATION).filter((k) => k !== ANNOTATION.status);
+      const hint = closest(key.toLowerCase(), userKeys);
       problems.push({
         code: 'EI_ERR_ANNOTATION_UNKNOWN',
-        message: `annotation ${key} is not recognised; valid keys: ${Object.values(ANNOTATION).filter((k) => k !== ANNOTATION.status).join(', ')} and ${PREFIX}<template>.<param>`,
+        message: `annotation ${key} is not recognised${hint ? ` (did you mean ${hint}?)` : ''}; valid keys: ${userKeys.join(', ')} and ${PREFIX}<template>.<param>`,
       });
       continue;
     }
@@ -110,4 +113,23 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
   }
 
   return { optedIn: true, optIn: { templates, policy, scrape, sidecar, runAsUser, params }, problems };
+}
+
+/**
+ * For a pod that is not opted in: annotations that look like a mistyped opt-in (another case, a
+ * letter off, a misspelt prefix), one warning each, so "not injected" comes with the reason.
+ */
+export function nearMissOptIn(annotations: Record<string, string> | undefined): string[] {
+  if (annotations === undefined) return [];
+  const warnings: string[] = [];
+  for (const key of Object.keys(annotations)) {
+    // Cheap filters first: this runs for every pod that is not opted in.
+    if (key === ANNOTATION.inject || Math.abs(key.length - ANNOTATION.inject.length) > 2 || !/export|inject/i.test(key)) continue;
+    if (key.toLowerCase() === ANNOTATION.inject) {
+      warnings.push(`annotation ${key} is not ${ANNOTATION.inject} (annotation keys are case-sensitive), so the pod is not opted in; did you mean ${ANNOTATION.inject}?`);
+    } else if (closest(key, [ANNOTATION.inject]) !== undefined) {
+      warnings.push(`annotation ${key} is not ${ANNOTATION.inject}, so the pod is not opted in; did you mean ${ANNOTATION.inject}?`);
+    }
+  }
+  return warnings;
 }

@@ -162,6 +162,7 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
     warnings.push(...result.exporter.warnings);
     rendered.push(result.exporter);
   }
+  problems.push(...runToCompletionProblems(pod, mode));
   if (problems.length > 0) return { ok: false, problems, warnings };
 
   // Copy only what changes and share the rest with the original, so the diff into a patch walks
@@ -223,4 +224,20 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
   };
   const mutated: Pod = { ...pod, metadata, spec };
   return { ok: true, mutated, templates: rendered.map((e) => e.template.name), warnings };
+}
+
+/**
+ * A pod that runs to completion (a Job's or CronJob's: restartPolicy Never or OnFailure) must get a
+ * native sidecar: a classic exporter container never exits, so the pod, and its Job, would never
+ * finish. Refused rather than warned about, because the Job hangs silently (docs/annotations.md).
+ */
+function runToCompletionProblems(pod: Pod, mode: SidecarMode): Problem[] {
+  const restartPolicy = pod.spec?.restartPolicy;
+  if (mode !== 'classic' || (restartPolicy !== 'Never' && restartPolicy !== 'OnFailure')) return [];
+  return [
+    {
+      code: 'EI_ERR_POD_REQUIREMENT',
+      message: `the pod runs to completion (restartPolicy ${restartPolicy}, as Job and CronJob pods do) but the sidecar mode is classic: the exporter would be a regular container that never exits, so the pod and its Job would never finish; set ${ANNOTATION.sidecar}: native (Kubernetes >= 1.29), or do not inject exporters into batch pods`,
+    },
+  ];
 }

@@ -31,6 +31,38 @@ export function isPodRequest(request: AdmissionRequest): boolean {
   return request.kind.group === '' && request.kind.kind === 'Pod';
 }
 
+/**
+ * What makes an object unreadable as a Pod, one sentence each, naming the field and what is valid;
+ * empty when the core can read it safely. The webhook answers 400 with these; `inject` reports them
+ * per document and goes on.
+ */
+export function podShapeProblems(object: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const spec = object.spec;
+  if (!isObject(spec)) problems.push('spec is missing or not a map: a Pod needs spec.containers');
+  else if (!Array.isArray(spec.containers)) problems.push('spec.containers must be a list of containers');
+  const metadata = object.metadata;
+  if (metadata !== undefined && !isObject(metadata)) {
+    problems.push('metadata must be a map');
+    return problems;
+  }
+  for (const field of ['annotations', 'labels'] as const) {
+    const map = metadata?.[field];
+    if (map === undefined || map === null) continue;
+    if (!isObject(map)) {
+      problems.push(`metadata.${field} must be a map of strings`);
+      continue;
+    }
+    for (const [key, value] of Object.entries(map)) {
+      if (typeof value === 'string') continue;
+      const shown = value === null ? 'null' : typeof value === 'object' ? (Array.isArray(value) ? 'a list' : 'a map') : `${typeof value} ${JSON.stringify(value)}`;
+      const quoted = value === null || typeof value === 'object' ? '' : `, e.g. ${JSON.stringify(String(value))}`;
+      problems.push(`metadata.${field}[${JSON.stringify(key)}] is ${shown}; ${field === 'annotations' ? 'annotation' : 'label'} values must be strings: quote the value in YAML${quoted}`);
+    }
+  }
+  return problems;
+}
+
 /** The Pod in a CREATE request, checked just enough that the core can read it safely. */
 export function podOf(request: AdmissionRequest): Pod {
   const object = request.object;
@@ -38,17 +70,9 @@ export function podOf(request: AdmissionRequest): Pod {
   if (object.kind !== undefined && object.kind !== 'Pod') {
     throw new InjectorError('EI_ERR_REVIEW_OBJECT', `request.object is a ${JSON.stringify(object.kind)}, but request.kind says Pod`);
   }
-  const spec = object.spec;
-  if (!isObject(spec) || !Array.isArray(spec.containers)) {
-    throw new InjectorError('EI_ERR_REVIEW_OBJECT', 'request.object.spec.containers must be an array: request.object is not a valid Pod');
-  }
-  const metadata = object.metadata;
-  if (metadata !== undefined && !isObject(metadata)) throw new InjectorError('EI_ERR_REVIEW_OBJECT', 'request.object.metadata must be an object');
-  for (const field of ['annotations', 'labels'] as const) {
-    const map = metadata?.[field];
-    if (map !== undefined && (!isObject(map) || Object.values(map).some((v) => typeof v !== 'string'))) {
-      throw new InjectorError('EI_ERR_REVIEW_OBJECT', `request.object.metadata.${field} must map strings to strings`);
-    }
+  const problems = podShapeProblems(object);
+  if (problems.length > 0) {
+    throw new InjectorError('EI_ERR_REVIEW_OBJECT', `request.object is not a valid Pod: ${problems.map((p) => `request.object.${p}`).join('; ')}`, { details: problems });
   }
   return object as Pod;
 }

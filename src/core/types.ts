@@ -9,6 +9,12 @@ export type Container = V1Container;
 /** The annotation prefix of the user contract (DESIGN.md §2). */
 export const PREFIX = 'exporter-injector.io/';
 
+/**
+ * Set by the kubelet on the API copy of a static pod. The kubelet runs the manifest from disk, not the
+ * copy, so injecting into a mirror pod could only make the copy lie about what runs.
+ */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
 export type Policy = 'required' | 'optional';
 export type ScrapeMode = 'auto' | 'override' | 'off';
 export type SidecarMode = 'native' | 'classic';
@@ -153,6 +159,7 @@ export type SkipReason =
   | 'subresource'
   | 'ignored-namespace'
   | 'not-opted-in'
+  | 'mirror-pod'
   | 'already-injected'
   | 'problems-ignored';
 

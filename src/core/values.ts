@@ -59,8 +59,16 @@ function targetExpectation(format: TargetFormat): string {
   }
 }
 
+/**
+ * The one URL-path rule (metrics paths, the webhook's path): absolute, unreserved characters only, so
+ * it needs no escaping in a URL, an annotation, a flag or a Prometheus relabeling.
+ */
+export function isUrlPath(s: string): boolean {
+  return s.length <= 256 && /^\/[A-Za-z0-9._~\/-]*$/.test(s);
+}
+
 export function checkPath(raw: string): Checked<string> {
-  return /^\/[A-Za-z0-9._~\/-]*$/.test(raw) && raw.length <= 256 ? ok(raw) : bad('an absolute URL path such as /metrics');
+  return isUrlPath(raw) ? ok(raw) : bad('an absolute URL path such as /metrics');
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -66,12 +66,12 @@ export function loadKubeConfig(options: CredentialOptions = {}): KubeConfig | un
 }
 
 /** Like loadKubeConfig, but a missing configuration is an error naming where it looked. */
-export function requireKubeConfig(options: CredentialOptions = {}): KubeConfig {
+export function requireKubeConfig(options: CredentialOptions = {}, offlineHint = ''): KubeConfig {
   const kc = loadKubeConfig(options);
   if (!kc) {
     throw new InjectorError(
       'EI_ERR_KUBE_API',
-      'no cluster credentials: no --kubeconfig, KUBECONFIG is unset, ~/.kube/config does not exist and not running in a pod (or use --dry-run)',
+      `no cluster credentials: no --kubeconfig, KUBECONFIG is unset, ~/.kube/config does not exist and not running in a pod${offlineHint}`,
     );
   }
   return kc;

@@ -1,25 +1,48 @@
-// kube edge: builds the MutatingWebhookConfiguration object (DESIGN.md §2 defaults). Pure: no I/O.
-import type { V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
+// kube edge: builds the MutatingWebhookConfiguration (DESIGN.md §2 defaults) and owns the options every
+// admission object is built from. Pure: no I/O.
+import type { V1LabelSelector, V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { InjectorError } from '../errors.js';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
-import { PREFIX } from '../core/types.js';
+import { PREFIX, type Policy } from '../core/types.js';
 import { isDnsLabel, isDnsSubdomain } from '../core/values.js';
+import { webhookConditions } from './admission-cel.js';
 
-/** Name of the MutatingWebhookConfiguration object. */
+/** Name of the MutatingWebhookConfiguration object (and the stem of the policy objects' names). */
 export const WEBHOOK_CONFIG_NAME = 'exporter-injector';
-/** Name of our webhook inside it; the key `register` merges on. */
+/** The one webhook of the legacy shape (clusters without matchConditions); also the name before 1.28 support. */
 export const WEBHOOK_NAME = 'inject.exporter-injector.io';
+/** The two webhooks of the current shape, one per pod policy (DESIGN.md §2). */
+export const POLICY_WEBHOOK_NAMES: Readonly<Record<Policy, string>> = Object.freeze({
+  required: `required.${WEBHOOK_NAME}`,
+  optional: `optional.${WEBHOOK_NAME}`,
+});
+/** Every webhook name `register` owns in the configuration: a shape change removes the ones not wanted. */
+export const OWN_WEBHOOK_NAMES: readonly string[] = Object.freeze([POLICY_WEBHOOK_NAMES.required, POLICY_WEBHOOK_NAMES.optional, WEBHOOK_NAME]);
 /** The opt-in label the optional label gate selects on. */
 export const LABEL_GATE_KEY = `${PREFIX}enabled`;
-/** Labels the builder puts on the object (the deploy/ kustomization uses the same). */
+/** Labels the builder puts on every object (the deploy/ kustomization uses the same). */
 export const CONFIG_LABELS: Readonly<Record<string, string>> = Object.freeze({ 'app.kubernetes.io/name': 'exporter-injector' });
 
-export type FailurePolicy = 'Ignore' | 'Fail';
-export const FAILURE_POLICIES: readonly FailurePolicy[] = Object.freeze(['Ignore', 'Fail']);
+/**
+ * What the API server does when the webhook cannot answer. `PerPod` (default): pods with policy required
+ * wait (Fail), pods with policy optional are created without the exporter (Ignore). `Ignore` and `Fail`
+ * apply one failurePolicy to both webhooks; the split itself stays (see docs/admission.md).
+ */
+export type FailurePolicyOption = 'PerPod' | 'Ignore' | 'Fail';
+export const FAILURE_POLICIES: readonly FailurePolicyOption[] = Object.freeze(['PerPod', 'Ignore', 'Fail']);
+/** What the final-state policy does with an opted-in pod that was not injected. */
+export type ValidationAction = 'Warn' | 'Deny';
+export const VALIDATION_ACTIONS: readonly ValidationAction[] = Object.freeze(['Warn', 'Deny']);
 export const TIMEOUT_RANGE = Object.freeze({ min: 1, max: 30 });
 
+/**
+ * The two shapes of the configuration: `match-conditions` (two webhooks, CEL matchConditions; Kubernetes
+ * >= 1.28) and `legacy` (one webhook that every pod in scope reaches; older clusters).
+ */
+export type WebhookShape = 'match-conditions' | 'legacy';
+
 export interface WebhookOptions {
-  /** metadata.name of the configuration. */
+  /** metadata.name of the configuration; the policy objects are named after it. */
   readonly name: string;
   readonly service: string;
   readonly namespace: string;
@@ -28,10 +51,12 @@ export interface WebhookOptions {
   readonly port: number;
   /** The CA certificate(s) in PEM; omitted when undefined (cert-manager injects it). */
   readonly caBundle?: string | undefined;
-  readonly failurePolicy: FailurePolicy;
+  readonly failurePolicy: FailurePolicyOption;
   readonly timeoutSeconds: number;
   /** Only pods labelled `exporter-injector.io/enabled: "true"` are sent to the webhook. */
   readonly labelGate: boolean;
+  /** The final-state ValidatingAdmissionPolicy's action: Warn (+ Audit) or Deny (+ Audit). */
+  readonly validationAction: ValidationAction;
 }
 
 export const WEBHOOK_DEFAULTS: WebhookOptions = Object.freeze({
@@ -41,11 +66,13 @@ export const WEBHOOK_DEFAULTS: WebhookOptions = Object.freeze({
   path: '/mutate',
   port: 443,
   caBundle: undefined,
-  // A down webhook must never stop the cluster from creating pods (DESIGN.md §2).
-  failurePolicy: 'Ignore',
+  // Safe only because matchConditions send nothing but opted-in pods: an outage delays only pods that asked
+  // for an exporter (DESIGN.md §2). The legacy shape turns this into Ignore.
+  failurePolicy: 'PerPod',
   // Small: failed calls burn their timeout even with Ignore, and stacked webhooks add up (kubernetes#128162).
   timeoutSeconds: 5,
   labelGate: false,
+  validationAction: 'Warn',
 });
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
@@ -61,6 +88,7 @@ export function resolveWebhookOptions(partial: Partial<WebhookOptions> = {}): We
   if (!o.path.startsWith('/')) problems.push(`path "${o.path}" must start with '/'`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) problems.push(`port ${o.port} is not an integer in 1..65535`);
   if (!FAILURE_POLICIES.includes(o.failurePolicy)) problems.push(`failurePolicy "${o.failurePolicy}" is not one of ${FAILURE_POLICIES.join(', ')}`);
+  if (!VALIDATION_ACTIONS.includes(o.validationAction)) problems.push(`validationAction "${o.validationAction}" is not one of ${VALIDATION_ACTIONS.join(', ')}`);
   if (!Number.isInteger(o.timeoutSeconds) || o.timeoutSeconds < TIMEOUT_RANGE.min || o.timeoutSeconds > TIMEOUT_RANGE.max) {
     problems.push(`timeoutSeconds ${o.timeoutSeconds} is not an integer in ${TIMEOUT_RANGE.min}..${TIMEOUT_RANGE.max} (the API server's limits)`);
   }
@@ -71,24 +99,42 @@ export function resolveWebhookOptions(partial: Partial<WebhookOptions> = {}): We
   return Object.freeze(o);
 }
 
-/** Our webhook entry; `register` merges exactly these fields into an existing object. */
-export function buildWebhook(options: WebhookOptions): V1MutatingWebhook {
-  const webhook: V1MutatingWebhook = {
-    name: WEBHOOK_NAME,
+/** The namespaces never sent: the cluster's own and the webhook's (which keeps its own pods out too). */
+export function excludedNamespaces(options: WebhookOptions): V1LabelSelector {
+  // By the reserved kubernetes.io/metadata.name label, so no namespace needs labelling.
+  return { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...DEFAULT_IGNORED_NAMESPACES, options.namespace] }] };
+}
+
+/** The label gate's selector, or undefined without the gate. */
+export function labelGateSelector(options: WebhookOptions): V1LabelSelector | undefined {
+  return options.labelGate ? { matchLabels: { [LABEL_GATE_KEY]: 'true' } } : undefined;
+}
+
+/** The failurePolicy of the webhook entry that serves pods of `policy` (undefined: the legacy single webhook). */
+export function failurePolicyFor(options: WebhookOptions, policy: Policy | undefined): 'Fail' | 'Ignore' {
+  if (options.failurePolicy !== 'PerPod') return options.failurePolicy;
+  // Without matchConditions every pod reaches the webhook, so Fail would stop the whole cluster's pods.
+  if (policy === undefined) return 'Ignore';
+  return policy === 'required' ? 'Fail' : 'Ignore';
+}
+
+/** One webhook entry; `register` merges exactly these fields into an existing object. */
+function buildWebhook(options: WebhookOptions, policy: Policy | undefined): V1MutatingWebhook {
+  const objectSelector = labelGateSelector(options);
+  return {
+    name: policy === undefined ? WEBHOOK_NAME : POLICY_WEBHOOK_NAMES[policy],
     clientConfig: {
       service: { name: options.service, namespace: options.namespace, path: options.path, port: options.port },
       ...(options.caBundle === undefined ? {} : { caBundle: Buffer.from(options.caBundle, 'utf8').toString('base64') }),
     },
     rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
-    // By the reserved kubernetes.io/metadata.name label, so no namespace needs labelling; the webhook's own
-    // namespace is excluded too, which also keeps the injector's own pods out without an objectSelector.
-    namespaceSelector: {
-      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...DEFAULT_IGNORED_NAMESPACES, options.namespace] }],
-    },
-    // objectSelector matches labels only: without the gate every pod CREATE in scope reaches the webhook,
-    // so the gate is the way to keep large clusters' pod churn off it.
-    ...(options.labelGate ? { objectSelector: { matchLabels: { [LABEL_GATE_KEY]: 'true' } } } : {}),
-    failurePolicy: options.failurePolicy,
+    namespaceSelector: excludedNamespaces(options),
+    // objectSelector matches labels only; matchConditions (below) read the annotations. The gate still narrows
+    // calls on clusters without matchConditions, and adds a second switch on newer ones.
+    ...(objectSelector ? { objectSelector } : {}),
+    // All conditions true, or the API server admits the pod without calling (docs/admission.md).
+    ...(policy === undefined ? {} : { matchConditions: webhookConditions(policy) }),
+    failurePolicy: failurePolicyFor(options, policy),
     matchPolicy: 'Equivalent',
     // The webhook answers dryRun requests identically and writes nothing.
     sideEffects: 'None',
@@ -97,16 +143,15 @@ export function buildWebhook(options: WebhookOptions): V1MutatingWebhook {
     reinvocationPolicy: 'IfNeeded',
     admissionReviewVersions: ['v1'],
   };
-  return webhook;
 }
 
-/** The whole admissionregistration.k8s.io/v1 object, as `register --dry-run -o yaml` prints it. */
-export function buildWebhookConfiguration(partial: Partial<WebhookOptions> = {}): V1MutatingWebhookConfiguration {
+/** The whole admissionregistration.k8s.io/v1 object for `shape`, as `register --dry-run -o yaml` prints it. */
+export function buildWebhookConfiguration(partial: Partial<WebhookOptions> = {}, shape: WebhookShape = 'match-conditions'): V1MutatingWebhookConfiguration {
   const options = resolveWebhookOptions(partial);
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     metadata: { name: options.name, labels: { ...CONFIG_LABELS } },
-    webhooks: [buildWebhook(options)],
+    webhooks: shape === 'legacy' ? [buildWebhook(options, undefined)] : [buildWebhook(options, 'required'), buildWebhook(options, 'optional')],
   };
 }

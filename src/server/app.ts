@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { Logger } from 'pino';
 import { admit as coreAdmit } from '../core/admit.js';
 import type { CoreSettings, Registry } from '../core/types.js';
-import { isInjectorError, type ErrorCode } from '../errors.js';
+import { httpStatusOf, isInjectorError, type ErrorCode } from '../errors.js';
 import type { Current } from './current.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -77,14 +77,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     request.log.error({ uid, err: error, durationMs: round(reply.elapsedTime) }, 'admission failed unexpectedly');
     return sendError(
       reply,
-      500,
+      httpStatusOf('EI_ERR_INTERNAL'),
       'EI_ERR_INTERNAL',
       `internal error while answering review ${uid ?? '(no uid)'}; the webhook's failurePolicy decides whether the pod is created (see the webhook's logs)`,
     );
   });
 
   app.setNotFoundHandler((request, reply) => {
-    sendError(reply, 404, 'EI_ERR_HTTP_ROUTE', `no route ${request.method} ${request.url.split('?')[0]}; the webhook answers POST ${path}`);
+    sendError(reply, httpStatusOf('EI_ERR_HTTP_ROUTE'), 'EI_ERR_HTTP_ROUTE', `no route ${request.method} ${request.url.split('?')[0]}; the webhook answers POST ${path}`);
   });
 
   app.post(path, (request, reply) => {
@@ -122,28 +122,28 @@ export function buildApp(options: AppOptions): FastifyInstance {
 function clientError(error: FastifyError, limitText: string, contentType: string | undefined): { status: number; code: ErrorCode; message: string } | undefined {
   if (isInjectorError(error)) {
     return error.code === 'EI_ERR_REVIEW_INVALID' || error.code === 'EI_ERR_REVIEW_OBJECT'
-      ? { status: 400, code: error.code, message: error.message }
+      ? { status: httpStatusOf(error.code), code: error.code, message: error.message }
       : undefined;
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
-        status: 413,
-        code: 'EI_ERR_HTTP_BODY',
+        status: httpStatusOf('EI_ERR_HTTP_BODY_TOO_LARGE'),
+        code: 'EI_ERR_HTTP_BODY_TOO_LARGE',
         message: `the request body is over the ${limitText} limit (--body-limit); an AdmissionReview from the API server is never larger`,
       };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
-        status: 415,
+        status: httpStatusOf('EI_ERR_HTTP_CONTENT_TYPE'),
         code: 'EI_ERR_HTTP_CONTENT_TYPE',
         message: `content type ${contentType ?? '(none)'} is not supported; send application/json (an admission.k8s.io/v1 AdmissionReview)`,
       };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is empty; send an admission.k8s.io/v1 AdmissionReview as JSON' };
+      return { status: httpStatusOf('EI_ERR_HTTP_BODY'), code: 'EI_ERR_HTTP_BODY', message: 'the request body is empty; send an admission.k8s.io/v1 AdmissionReview as JSON' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is not valid JSON (or holds a __proto__ or constructor.prototype key); send an admission.k8s.io/v1 AdmissionReview as JSON' };
+      return { status: httpStatusOf('EI_ERR_HTTP_BODY'), code: 'EI_ERR_HTTP_BODY', message: 'the request body is not valid JSON (or holds a __proto__ or constructor.prototype key); send an admission.k8s.io/v1 AdmissionReview as JSON' };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, code: 'EI_ERR_HTTP_BODY', message: 'the request body is shorter or longer than its Content-Length header' };
+      return { status: httpStatusOf('EI_ERR_HTTP_BODY'), code: 'EI_ERR_HTTP_BODY', message: 'the request body is shorter or longer than its Content-Length header' };
   }
   // secure-json-parse refuses __proto__/constructor keys with a SyntaxError that fastify tags 400.
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {

@@ -2,6 +2,7 @@
 // and /metrics. Kept off the TLS port so probes and scrapes need no certificate.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { httpStatusOf } from '../errors.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export interface Readiness {
@@ -23,6 +24,14 @@ export function buildHealthApp(options: HealthAppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
   }) as unknown as FastifyInstance;
+
+  // The same error shape as the webhook port's, so one client-side handling fits both.
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(httpStatusOf('EI_ERR_HTTP_ROUTE')).send({
+      code: 'EI_ERR_HTTP_ROUTE',
+      message: `no route ${request.method} ${request.url.split('?')[0]}; the health port serves GET /healthz, /readyz and /metrics`,
+    });
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

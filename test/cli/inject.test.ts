@@ -109,7 +109,7 @@ describe('exporter-injector inject', () => {
   it('exits 3 for a missing file and 2 for usage errors, naming what is valid', async () => {
     const missing = await run(['inject', '-f', join(tmp, 'nope.yaml')]);
     assert.equal(missing.code, 3);
-    assert.match(missing.stderr, /nope\.yaml: cannot read \(ENOENT\)/);
+    assert.match(missing.stderr, /nope\.yaml: no such file or directory/);
     const format = await run(['inject', '-f', '-', '-o', 'toml']);
     assert.equal(format.code, 2);
     assert.match(format.stderr, /valid: yaml, json, patch, diff/);
@@ -117,13 +117,57 @@ describe('exporter-injector inject', () => {
     assert.equal(flag.code, 2);
     const mode = await run(['inject', '-f', '-', '--sidecar-mode', 'sometimes']);
     assert.equal(mode.code, 2);
-    assert.match(mode.stderr, /valid: native .* or classic/);
+    assert.match(mode.stderr, /valid: auto, native, classic/);
+  });
+
+  it('goes on with the other documents when aliases explode or point into another document, exit 3, no stack trace', async () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+    const crossDocument = 'apiVersion: v1\nkind: ConfigMap\nmetadata: &meta\n  name: one\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: *meta\n';
+    const fine = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    exporter-injector.io/inject: redis\nspec:\n  containers:\n    - name: redis\n      image: redis:7\n';
+    for (const [name, text] of [['bomb', bomb], ['cross', crossDocument]] as const) {
+      const file = join(tmp, `${name}.yaml`);
+      writeFileSync(file, `${text}\n---\n${fine}`);
+      const r = await run(['inject', '-f', file]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, new RegExp(`${name}\\.yaml(:\\d+:\\d+)? \\(document \\d\\)`), r.stderr);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.match(r.stdout, /name: redis-exporter/, 'the readable pod was still injected');
+    }
+  });
+
+  it('--explain -o json says per workload what happened, for machines; problems appear once, not on stderr too', async () => {
+    const r = await run(['inject', '-f', join(DATA, 'port-clash.yaml'), '-f', join(DATA, 'multi-document.yaml'), '--explain', '-o', 'json']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, '', 'with --explain the problems are in the explanation only');
+    const records = JSON.parse(r.stdout) as { file: string; document: number; workload: string; decision: string; reason: string; problems: { code: string }[] }[];
+    const summary = records.map((x) => [x.document, x.workload, x.decision, x.reason]);
+    assert.deepEqual(summary[0], [1, 'Pod default/port-clash', 'denied', 'denied']);
+    assert.deepEqual(summary[1], [2, 'DaemonSet default/web', 'injected', 'injected']);
+    assert.ok(summary.some(([, workload, decision, reason]) => workload === 'ReplicaSet default/plain' && decision === 'skipped' && reason === 'not-opted-in'));
+    assert.equal(records[0]?.problems[0]?.code, 'EI_ERR_CLASH_PORT');
+  });
+
+  it('--version prints the package version; flags typos get a suggestion', async () => {
+    const version = await run(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^exporter-injector \d+\.\d+\.\d+\n$/);
+    const typo = await run(['inject', '-f', '-', '--explan']);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown flag --explan \(did you mean --explain\?\)/);
+    assert.doesNotMatch(typo.stderr, /Unknown option|ambiguous|ERR_PARSE_ARGS/);
+    const missingValue = await run(['inject', '-o']);
+    assert.equal(missingValue.code, 2);
+    assert.match(missingValue.stderr, /-o needs a value \(FORMAT\); valid: yaml, json, patch, diff/);
+    const help = await run(['inject', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--sidecar-mode MODE .*env EXPORTER_INJECTOR_SIDECAR_MODE/);
+    assert.match(help.stdout, /exit codes:\n  0 .*\n  1 .*\n  2 .*\n  3 /);
   });
 
   it('unknown command lists the valid ones', async () => {
     const r = await run(['injekt']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown command "injekt"; valid commands: serve, inject, review/);
+    assert.match(r.stderr, /unknown command "injekt" \(did you mean inject\?\); valid commands: serve, inject, review/);
   });
 });
 
@@ -150,5 +194,14 @@ describe('exporter-injector review', () => {
     const malformed = await run(['review', '-f', '-'], '{"kind":"AdmissionReview"}');
     assert.equal(malformed.code, 3);
     assert.match(malformed.stderr, /EI_ERR_REVIEW_INVALID/);
+  });
+
+  it('names a missing file plainly, and standard input as <stdin> as inject does', async () => {
+    const missing = await run(['review', '-f', join(tmp, 'absent.json')]);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /^error: \/.*absent\.json: no such file or directory\n$/);
+    const bad = await run(['review', '-f', '-'], '{"kind":');
+    assert.equal(bad.code, 3);
+    assert.match(bad.stderr, /^error: <stdin>: /);
   });
 });

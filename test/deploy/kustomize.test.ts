@@ -10,6 +10,8 @@ import { SCRAPE_SLOT_PREFIX, SCRAPE_SLOTS } from '../../src/core/mutate.js';
 import { loadRegistry, validateTemplates } from '../../src/registry/load.js';
 import { TLS_FILES } from '../../src/tls/names.js';
 import { serviceDnsNames } from '../../src/tls/generate.js';
+import { desiredAdmissionObjects, type KubeVersion } from '../../src/kube/admission-objects.js';
+import { installObjects, type InstallOptions } from '../../src/kube/install.js';
 import { buildWebhookConfiguration } from '../../src/kube/webhook-config.js';
 import { fakeIo } from '../helpers/fake-io.js';
 import { checkRestricted } from '../helpers/pss.js';
@@ -49,7 +51,7 @@ describe('deploy/ builds and validates', () => {
   }
 
   it('every namespaced object is in the exporter-injector namespace', () => {
-    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
+    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const name of ['base', ...OVERLAYS]) {
       for (const o of get(name).filter((x) => !clusterScoped.has(x.kind))) {
         assert.equal(o.metadata.namespace, 'exporter-injector', `${name}: ${o.kind}/${o.metadata.name}`);
@@ -62,7 +64,9 @@ describe('the webhook Deployment, Service and MutatingWebhookConfiguration agree
   for (const name of INSTALLS) {
     it(`${name}: clientConfig.service → Service port 443 → container port ${SERVE_DEFAULTS.port} on ${SERVE_DEFAULTS.path}`, () => {
       const objects = get(name);
-      const hook = find(objects, 'MutatingWebhookConfiguration', 'exporter-injector').webhooks[0];
+      const hooks = find(objects, 'MutatingWebhookConfiguration', 'exporter-injector').webhooks;
+      assert.equal(new Set(hooks.map((h: Obj) => JSON.stringify(h.clientConfig))).size, 1, 'both webhooks call the same service');
+      const hook = hooks[0];
       const service = find(objects, 'Service', hook.clientConfig.service.name);
       assert.equal(service.metadata.namespace, hook.clientConfig.service.namespace);
       const servicePort = service.spec.ports.find((p: Obj) => p.port === hook.clientConfig.service.port);
@@ -98,16 +102,20 @@ describe('the webhook Deployment, Service and MutatingWebhookConfiguration agree
     });
   }
 
-  it('base: the MutatingWebhookConfiguration is exactly what register --dry-run builds (no caBundle)', () => {
-    assert.deepEqual(find(get('base'), 'MutatingWebhookConfiguration'), JSON.parse(JSON.stringify(buildWebhookConfiguration())));
+  it('base: the admission objects are exactly what register --dry-run builds (no caBundle)', () => {
+    const kinds = ['MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+    assert.deepEqual(
+      kinds.map((k) => find(get('base'), k)),
+      JSON.parse(JSON.stringify(desiredAdmissionObjects().objects)),
+    );
   });
 
-  it('base: register --dry-run -o yaml prints the same object', async () => {
+  it('base: register --dry-run -o json prints the same objects', async () => {
     const { io, stdout } = fakeIo();
     assert.equal(await main(['register', '--dry-run', '-o', 'json', '--ca-file', join(import.meta.dirname, '..', 'testdata', 'webhook', 'ca.crt')], io), 0);
-    const printed = JSON.parse(stdout());
-    delete printed.webhooks[0].clientConfig.caBundle;
-    assert.deepEqual(find(get('base'), 'MutatingWebhookConfiguration'), printed);
+    const printed = JSON.parse(stdout()).items as Obj[];
+    for (const hook of printed[0]?.webhooks ?? []) delete hook.clientConfig.caBundle;
+    assert.deepEqual(printed.map((o) => find(get('base'), o.kind, o.metadata.name)), printed);
   });
 
   it('overlays change the MutatingWebhookConfiguration only as documented', () => {
@@ -139,31 +147,66 @@ describe('the webhook Deployment, Service and MutatingWebhookConfiguration agree
   });
 });
 
-describe('label-gate component', () => {
-  for (const overlay of ['cert-manager', 'self-managed'] as const) {
-    it(`on ${overlay}: the configuration is register --label-gate's, and the Job (if any) registers with --label-gate`, async () => {
-      // A user's kustomization combining the overlay with the component; kustomize wants relative paths.
-      const dir = mkdtempSync(join(tmpdir(), 'ei-kustomize-'));
-      try {
-        const rel = (p: string) => relative(dir, join(DEPLOY, p));
-        writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${rel(`overlays/${overlay}`)}\ncomponents:\n  - ${rel('components/label-gate')}\n`);
-        const objects = kustomize(dir);
-        const mwc = find(objects, 'MutatingWebhookConfiguration');
-        delete mwc.metadata.annotations;
-        assert.deepEqual(mwc, JSON.parse(JSON.stringify(buildWebhookConfiguration({ labelGate: true }))));
-        const jobs = findAll(objects, 'Job');
-        assert.equal(jobs.length, overlay === 'self-managed' ? 1 : 0);
-        for (const job of jobs) {
-          const args: string[] = job.spec.template.spec.containers[0].args;
-          assert.ok(args.includes('--label-gate'));
-          const { io } = fakeIo();
-          assert.equal(await main([...args, '--help'], io), 0);
-        }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+/** A user's kustomization: an overlay plus components, built by kubectl kustomize (it wants relative paths). */
+function buildWith(overlay: string, components: readonly string[]): Obj[] {
+  const dir = mkdtempSync(join(tmpdir(), 'ei-kustomize-'));
+  try {
+    const rel = (p: string) => relative(dir, join(DEPLOY, p));
+    const list = components.length > 0 ? `components:\n${components.map((c) => `  - ${rel(`components/${c}`)}\n`).join('')}` : '';
+    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${rel(`overlays/${overlay}`)}\n${list}`);
+    return kustomize(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const key = (o: Obj) => `${o.kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+function byKey(objects: readonly Obj[]): Map<string, Obj> {
+  return new Map(objects.map((o) => [key(o), JSON.parse(JSON.stringify(o)) as Obj]));
+}
+
+/** deploy/ is `exporter-injector install` for the defaults: every overlay and component combination, object for object. */
+const VARIANTS: { components: string[]; options: Partial<InstallOptions>; version?: KubeVersion }[] = [
+  { components: [], options: {} },
+  { components: ['label-gate'], options: { labelGate: true } },
+  { components: ['ignore-all'], options: { failurePolicy: 'Ignore' } },
+  { components: ['label-gate', 'ignore-all'], options: { labelGate: true, failurePolicy: 'Ignore' } },
+  { components: ['kube-1.29'], options: {}, version: { major: 1, minor: 29 } },
+  { components: ['label-gate', 'kube-1.29'], options: { labelGate: true }, version: { major: 1, minor: 29 } },
+  { components: ['legacy'], options: {}, version: { major: 1, minor: 27 } },
+  { components: ['label-gate', 'legacy'], options: { labelGate: true }, version: { major: 1, minor: 27 } },
+];
+
+describe('deploy/ is the install the code prints', () => {
+  for (const overlay of ['cert-manager', 'self-managed'] as const) {
+    for (const variant of VARIANTS) {
+      const flags = variant.components.length > 0 ? ` + ${variant.components.join(' + ')}` : '';
+      it(`${overlay}${flags} equals install --${overlay} for the same choices`, async () => {
+        const built = buildWith(overlay, variant.components);
+        const expected = installObjects({ ...variant.options, certificates: overlay }, variant.version).objects;
+        const want = byKey(expected);
+        const have = byKey(built);
+        assert.deepEqual([...have.keys()].sort(), [...want.keys()].sort());
+        for (const [k, o] of want) assert.deepEqual(have.get(k), o, k);
+        for (const o of built.filter((x) => !CUSTOM_KINDS.has(gvk(x)))) assert.deepEqual(schemaProblems(o), [], key(o));
+        // The Job's flags are ones register accepts.
+        for (const job of findAll(built, 'Job')) {
+          const { io, stderr } = fakeIo();
+          assert.equal(await main([...job.spec.template.spec.containers[0].args, '--help'], io), 0, stderr());
+        }
+      });
+    }
+  }
+
+  it('prometheus-operator equals the monitors of install --monitoring', () => {
+    const monitors = installObjects({ monitoring: true }).objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1');
+    assert.equal(monitors.length, 2);
+    assert.deepEqual(byKey(get('prometheus-operator')), byKey(monitors));
+  });
+
+  it('components/legacy must come after label-gate: the other order fails to build instead of losing the gate', () => {
+    assert.throws(() => buildWith('cert-manager', ['legacy', 'label-gate']), /webhooks\/1|kustomize/);
+  });
 });
 
 describe('templates ConfigMap', () => {
@@ -240,7 +283,14 @@ describe('self-managed overlay', () => {
       return find(objects, kind, binding.roleRef.name).rules;
     };
     const allowed = (rs: Obj[]) => rs.flatMap((r) => r.verbs.map((v: string) => `${r.resources.join(',')}:${v}:${(r.resourceNames ?? ['*']).join(',')}`)).sort();
-    assert.deepEqual(allowed(rules('ClusterRole')), ['mutatingwebhookconfigurations:create:*', 'mutatingwebhookconfigurations:get:exporter-injector', 'mutatingwebhookconfigurations:update:exporter-injector']);
+    assert.deepEqual(allowed(rules('ClusterRole')), [
+      'mutatingwebhookconfigurations:create:*',
+      'mutatingwebhookconfigurations:get:exporter-injector',
+      'mutatingwebhookconfigurations:update:exporter-injector',
+      'validatingadmissionpolicies,validatingadmissionpolicybindings:create:*',
+      'validatingadmissionpolicies,validatingadmissionpolicybindings:get:exporter-injector-final-state',
+      'validatingadmissionpolicies,validatingadmissionpolicybindings:update:exporter-injector-final-state',
+    ]);
     assert.deepEqual(allowed(rules('Role')), ['secrets:create:*', 'secrets:get:exporter-injector-tls']);
     for (const r of [...rules('ClusterRole'), ...rules('Role')]) {
       assert.ok(!r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'));

@@ -3,6 +3,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { dumpYaml, loadYaml } from '@kubernetes/client-node';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -20,7 +22,7 @@ import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Secret } from 'kubernetes-models/v1/Secret';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
@@ -41,6 +43,8 @@ const BUILT_IN: Record<string, new (data: never) => Validatable> = {
   'rbac.authorization.k8s.io/v1/Role': Role,
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': ValidatingAdmissionPolicy,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': ValidatingAdmissionPolicyBinding,
   'v1/Pod': Pod,
   'v1/Secret': Secret,
   'apps/v1/StatefulSet': StatefulSet,
@@ -66,7 +70,8 @@ export function schemaProblems(o: Obj): string[] {
   } catch (e) {
     problems.push((e as Error).message);
   }
-  const roundTrip = parse(dumpYaml(loadYaml(stringify(o)))) as Obj;
+  // In as JSON: YAML written for 1.2 would reach js-yaml's 1.1 reader with strings such as 0b101 unquoted.
+  const roundTrip = parse(dumpYaml(loadYaml(JSON.stringify(o)))) as Obj;
   problems.push(...droppedFields(o, roundTrip, ''));
   return problems;
 }

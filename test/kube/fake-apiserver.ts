@@ -1,12 +1,18 @@
 // An in-process stand-in for the API server's REST endpoints that register/unregister and the version
 // check use, answering with the real status codes and Status JSON shapes (NotFound, AlreadyExists,
 // Conflict on a stale resourceVersion, Invalid), and recording every request for assertions.
+// It plays the version it reports: below 1.28 (or with the AdmissionWebhookMatchConditions gate off) it drops
+// webhooks' matchConditions and still answers 201/200, as a real server does: 1.27 knows the alpha field but
+// clears it while its gate is off, older servers drop it as an unknown field (fieldValidation defaults to Warn
+// and client-node does not ask for Strict; the warning header is all the client gets). Below 1.30 it has no
+// ValidatingAdmissionPolicy v1 (404 for the whole path).
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseCel } from '@bufbuild/cel';
 import { stringify } from 'yaml';
 
 export interface RecordedRequest {
@@ -28,12 +34,18 @@ export interface FakeApiServerOptions {
   version?: { major: string; minor: string; gitVersion: string };
   /** Bearer token the server requires (401 otherwise), to prove the kubeconfig's credentials are used. */
   token?: string;
+  /** A 1.28/1.29 server started with --feature-gates=AdmissionWebhookMatchConditions=false. */
+  matchConditionsGateOff?: boolean;
 }
 
 type Json = Record<string, any>;
 
 const MWC_BASE = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
 const MWC_GROUP_RESOURCE = { group: 'admissionregistration.k8s.io', kind: 'mutatingwebhookconfigurations' };
+const VAP_BASE = '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies';
+const VAP_GROUP_RESOURCE = { group: 'admissionregistration.k8s.io', kind: 'validatingadmissionpolicies' };
+const VAPB_BASE = '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings';
+const VAPB_GROUP_RESOURCE = { group: 'admissionregistration.k8s.io', kind: 'validatingadmissionpolicybindings' };
 const SECRETS = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
 
 export class FakeApiServer {
@@ -46,6 +58,7 @@ export class FakeApiServer {
   private server: Server | undefined;
   private dir: string | undefined;
   private token: string | undefined;
+  matchConditionsGateOff = false;
   url = '';
   kubeconfigPath = '';
 
@@ -53,6 +66,7 @@ export class FakeApiServer {
     const fake = new FakeApiServer();
     if (options.version) fake.version = options.version;
     fake.token = options.token;
+    fake.matchConditionsGateOff = options.matchConditionsGateOff ?? false;
     const server = createServer((req, res) => void fake.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -83,7 +97,7 @@ export class FakeApiServer {
 
   /** Stores an object as if a client had created it earlier (defaults applied, metadata assigned). */
   seedMwc(object: Json): Json {
-    const stored = this.stamp(defaultMwc(structuredClone(object)));
+    const stored = this.stamp(this.defaultMwc(structuredClone(object)));
     this.objects.set(`${MWC_BASE}/${object.metadata.name}`, stored);
     return structuredClone(stored);
   }
@@ -94,6 +108,25 @@ export class FakeApiServer {
     if (!o) throw new Error(`touchMwc: ${name} not stored`);
     change(o);
     o.metadata.resourceVersion = this.nextVersion();
+  }
+
+  /** The stored ValidatingAdmissionPolicy / binding, as a GET would return it. */
+  policy(name: string): Json | undefined {
+    const o = this.objects.get(`${VAP_BASE}/${name}`);
+    return o === undefined ? undefined : structuredClone(o);
+  }
+
+  /** Another writer's change to the stored policy. */
+  touchPolicy(name: string, change: (o: Json) => void): void {
+    const o = this.objects.get(`${VAP_BASE}/${name}`);
+    if (!o) throw new Error(`touchPolicy: ${name} not stored`);
+    change(o);
+    o.metadata.resourceVersion = this.nextVersion();
+  }
+
+  binding(name: string): Json | undefined {
+    const o = this.objects.get(`${VAPB_BASE}/${name}`);
+    return o === undefined ? undefined : structuredClone(o);
   }
 
   secret(namespace: string, name: string): Json | undefined {
@@ -143,13 +176,23 @@ export class FakeApiServer {
     if (r.path === '/version' && r.method === 'GET') {
       return { status: 200, body: { ...this.version, gitCommit: '0000000', gitTreeState: 'clean', buildDate: '2024-08-14T00:00:00Z', goVersion: 'go1.22.5', compiler: 'gc', platform: 'linux/amd64' } };
     }
+    for (const [base, gr, kind, defaults, validate] of [
+      [VAP_BASE, VAP_GROUP_RESOURCE, 'ValidatingAdmissionPolicy', defaultPolicy, validatePolicy],
+      [VAPB_BASE, VAPB_GROUP_RESOURCE, 'ValidatingAdmissionPolicyBinding', (o: Json) => o, validateBinding],
+    ] as const) {
+      if (r.path !== base && !r.path.startsWith(`${base}/`)) continue;
+      // Before 1.30 the v1 API has no such resource: the server answers 404 for the whole path.
+      if (!this.atLeast(1, 30)) return { status: 404, body: status(404, 'NotFound', 'the server could not find the requested resource') };
+      if (r.path === base && r.method === 'POST') return this.create(base, r.body, gr, defaults, validate);
+      if (r.path !== base) return this.item(r, base, decodeURIComponent(r.path.slice(base.length + 1)), gr, kind, defaults, validate);
+    }
     if (r.path === MWC_BASE) {
-      if (r.method === 'POST') return this.create(r.path, r.body, MWC_GROUP_RESOURCE, (o) => defaultMwc(o), validateMwc);
+      if (r.method === 'POST') return this.create(r.path, r.body, MWC_GROUP_RESOURCE, (o) => this.defaultMwc(o), validateMwc);
       if (r.method === 'GET') return { status: 200, body: this.list(MWC_BASE, 'MutatingWebhookConfigurationList', 'admissionregistration.k8s.io/v1') };
     }
     if (r.path.startsWith(`${MWC_BASE}/`)) {
       const name = decodeURIComponent(r.path.slice(MWC_BASE.length + 1));
-      return this.item(r, MWC_BASE, name, MWC_GROUP_RESOURCE, 'MutatingWebhookConfiguration');
+      return this.item(r, MWC_BASE, name, MWC_GROUP_RESOURCE, 'MutatingWebhookConfiguration', (o) => this.defaultMwc(o), validateMwc);
     }
     const secrets = SECRETS.exec(r.path);
     if (secrets) {
@@ -158,12 +201,42 @@ export class FakeApiServer {
       if (secrets[2] === undefined && r.method === 'POST') {
         return this.create(base, r.body, gr, (o) => ({ type: 'Opaque', ...o, metadata: { ...o.metadata, namespace: secrets[1] } }), () => []);
       }
-      if (secrets[2] !== undefined) return this.item(r, base, decodeURIComponent(secrets[2]), gr, 'Secret');
+      if (secrets[2] !== undefined) return this.item(r, base, decodeURIComponent(secrets[2]), gr, 'Secret', (o) => o, () => []);
     }
     return { status: 404, body: status(404, 'NotFound', 'the server could not find the requested resource') };
   }
 
-  private item(r: RecordedRequest, base: string, name: string, gr: { group: string; kind: string }, kind: string): Reply {
+  private atLeast(major: number, minor: number): boolean {
+    const have = { major: Number.parseInt(this.version.major, 10), minor: Number.parseInt(this.version.minor, 10) };
+    return have.major > major || (have.major === major && have.minor >= minor);
+  }
+
+  /** The v1 defaults (SetDefaults_MutatingWebhook / _Rule / _ServiceReference), and the fields this version drops. */
+  private defaultMwc(o: Json): Json {
+    const served = this.atLeast(1, 28) && !this.matchConditionsGateOff;
+    for (const w of o.webhooks ?? []) {
+      if (!served) delete w.matchConditions;
+      w.failurePolicy ??= 'Fail';
+      w.matchPolicy ??= 'Equivalent';
+      w.namespaceSelector ??= {};
+      w.objectSelector ??= {};
+      w.timeoutSeconds ??= 10;
+      w.reinvocationPolicy ??= 'Never';
+      for (const rule of w.rules ?? []) rule.scope ??= '*';
+      if (w.clientConfig?.service) w.clientConfig.service.port ??= 443;
+    }
+    return o;
+  }
+
+  private item(
+    r: RecordedRequest,
+    base: string,
+    name: string,
+    gr: { group: string; kind: string },
+    kind: string,
+    defaults: (o: Json) => Json,
+    validate: (o: Json) => string[],
+  ): Reply {
     const key = `${base}/${name}`;
     const stored = this.objects.get(key);
     const notFound = (): Reply => ({ status: 404, body: status(404, 'NotFound', `${qualified(gr)} "${name}" not found`, { name, ...gr }) });
@@ -186,8 +259,8 @@ export class FakeApiServer {
           body: status(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, ...gr }),
         };
       }
-      const next = kind === 'MutatingWebhookConfiguration' ? defaultMwc(structuredClone(body)) : structuredClone(body);
-      const problems = kind === 'MutatingWebhookConfiguration' ? validateMwc(next) : [];
+      const next = defaults(structuredClone(body));
+      const problems = validate(next);
       if (problems.length > 0) return invalid(kind, gr, name, problems);
       // Set by the server, whatever the client sent; managedFields kept when omitted.
       next.metadata.uid = stored.metadata.uid;
@@ -234,19 +307,65 @@ export class FakeApiServer {
   }
 }
 
-/** The v1 defaults the API server fills in (SetDefaults_MutatingWebhook / _Rule / _ServiceReference). */
-function defaultMwc(o: Json): Json {
-  for (const w of o.webhooks ?? []) {
-    w.failurePolicy ??= 'Fail';
-    w.matchPolicy ??= 'Equivalent';
-    w.namespaceSelector ??= {};
-    w.objectSelector ??= {};
-    w.timeoutSeconds ??= 10;
-    w.reinvocationPolicy ??= 'Never';
-    for (const rule of w.rules ?? []) rule.scope ??= '*';
-    if (w.clientConfig?.service) w.clientConfig.service.port ??= 443;
+/** SetDefaults_ValidatingAdmissionPolicySpec / _MatchResources / _NamedRuleWithOperations (v1). */
+function defaultPolicy(o: Json): Json {
+  const spec = (o.spec ??= {});
+  spec.failurePolicy ??= 'Fail';
+  if (spec.matchConstraints) {
+    spec.matchConstraints.matchPolicy ??= 'Equivalent';
+    spec.matchConstraints.namespaceSelector ??= {};
+    spec.matchConstraints.objectSelector ??= {};
+    for (const rule of spec.matchConstraints.resourceRules ?? []) rule.scope ??= '*';
   }
   return o;
+}
+
+/** The CEL a real server compiles on write: here parsed by a real CEL parser, so a syntax error is refused the same way. */
+function celProblems(path: string, expression: unknown): string[] {
+  if (typeof expression !== 'string' || expression.length === 0) return [`${path}: Required value`];
+  try {
+    parseCel(expression);
+    return [];
+  } catch (e) {
+    return [`${path}: Invalid value: ${JSON.stringify(expression)}: compilation failed: ${(e as Error).message}`];
+  }
+}
+
+function matchConditionProblems(path: string, conditions: unknown): string[] {
+  if (conditions === undefined) return [];
+  if (!Array.isArray(conditions)) return [`${path}: Invalid value: must be a list`];
+  const problems: string[] = [];
+  if (conditions.length > 64) problems.push(`${path}: Too many: ${conditions.length}: must have at most 64 items`);
+  const names = new Set<string>();
+  conditions.forEach((c: Json, i: number) => {
+    if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(c.name ?? '')) problems.push(`${path}[${i}].name: Invalid value: "${c.name}": must be a qualified name`);
+    if (names.has(c.name)) problems.push(`${path}[${i}].name: Duplicate value: "${c.name}"`);
+    names.add(c.name);
+    problems.push(...celProblems(`${path}[${i}].expression`, c.expression));
+  });
+  return problems;
+}
+
+function validatePolicy(o: Json): string[] {
+  const spec = o.spec ?? {};
+  const problems: string[] = [];
+  if (!['Fail', 'Ignore'].includes(spec.failurePolicy)) problems.push(`spec.failurePolicy: Unsupported value: "${spec.failurePolicy}"`);
+  if (!Array.isArray(spec.matchConstraints?.resourceRules) || spec.matchConstraints.resourceRules.length === 0) problems.push('spec.matchConstraints.resourceRules: Required value');
+  if (!Array.isArray(spec.validations) || spec.validations.length === 0) problems.push('spec.validations: Required value: validations or auditAnnotations must contain at least one item');
+  (spec.validations ?? []).forEach((v: Json, i: number) => problems.push(...celProblems(`spec.validations[${i}].expression`, v.expression)));
+  problems.push(...matchConditionProblems('spec.matchConditions', spec.matchConditions));
+  return problems;
+}
+
+function validateBinding(o: Json): string[] {
+  const spec = o.spec ?? {};
+  const problems: string[] = [];
+  if (typeof spec.policyName !== 'string' || spec.policyName.length === 0) problems.push('spec.policyName: Required value');
+  const actions: unknown[] = Array.isArray(spec.validationActions) ? spec.validationActions : [];
+  if (actions.length === 0) problems.push('spec.validationActions: Required value: at least one validation action is required');
+  for (const a of actions) if (!['Deny', 'Warn', 'Audit'].includes(a as string)) problems.push(`spec.validationActions: Unsupported value: "${a}"`);
+  if (actions.includes('Deny') && actions.includes('Warn')) problems.push('spec.validationActions: Invalid value: Deny and Warn may not be used together');
+  return problems;
 }
 
 /** A subset of ValidateMutatingWebhookConfiguration: the rules a merge could break. */
@@ -259,6 +378,7 @@ function validateMwc(o: Json): string[] {
     if (!['None', 'NoneOnDryRun'].includes(w.sideEffects)) problems.push(`webhooks[${i}].sideEffects: Unsupported value: "${w.sideEffects}": supported values: "None", "NoneOnDryRun"`);
     if (!Array.isArray(w.admissionReviewVersions) || w.admissionReviewVersions.length === 0) problems.push(`webhooks[${i}].admissionReviewVersions: Required value`);
     if (!(w.timeoutSeconds >= 1 && w.timeoutSeconds <= 30)) problems.push(`webhooks[${i}].timeoutSeconds: Invalid value: ${w.timeoutSeconds}: the timeout value must be between 1 and 30 seconds`);
+    problems.push(...matchConditionProblems(`webhooks[${i}].matchConditions`, w.matchConditions));
     const cc = w.clientConfig ?? {};
     if ((cc.url === undefined) === (cc.service === undefined)) problems.push(`webhooks[${i}].clientConfig: Required value: exactly one of url or service is required`);
   });

@@ -4,8 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { main } from '../../src/cli/main.js';
+import { exitCodeOf } from '../../src/errors.js';
 import { fakeIo } from '../helpers/fake-io.js';
 import { FakeApiServer } from './fake-apiserver.js';
 
@@ -44,7 +45,9 @@ describe('register --dry-run (no cluster)', () => {
       assert.equal(y.code, 0, y.stderr);
       assert.match(y.stderr, /certs\/ca\.crt does not exist; the printed object has no caBundle/);
       assert.equal(y.stdout, await readFile(join(WEBHOOK_DIR, 'label-gate-fail-timeout.yaml'), 'utf8'));
-      assert.deepEqual(JSON.parse(j.stdout), parse(y.stdout));
+      const list = JSON.parse(j.stdout);
+      assert.deepEqual([list.apiVersion, list.kind], ['v1', 'List']);
+      assert.deepEqual(list.items, parseAllDocuments(y.stdout).map((d) => d.toJS()));
     } finally {
       process.chdir(previous);
     }
@@ -52,11 +55,14 @@ describe('register --dry-run (no cluster)', () => {
 
   const usageErrors: [string[], RegExp][] = [
     [['--timeout', '31'], /--timeout "31" is invalid; valid: a whole number from 1 to 30/],
-    [['--failure-policy', 'ignore'], /--failure-policy "ignore" is invalid; valid: Ignore, Fail/],
+    [['--failure-policy', 'ignore'], /--failure-policy "ignore" is invalid \(did you mean Ignore\?\); valid: PerPod, Ignore, Fail/],
+    [['--validation-action', 'Audit'], /--validation-action "Audit" is invalid.*; valid: Warn, Deny/],
+    [['--kube-version', '1.x'], /--kube-version "1\.x" is invalid; valid: a Kubernetes version such as 1\.27/],
     [['--port', '0'], /--port "0" is invalid/],
     [['-o', 'table'], /-o "table" is invalid; valid: yaml, json/],
     [['--namespace', 'Bad_NS'], /namespace "Bad_NS" is not a DNS label/],
-    [['--bogus'], /register: Unknown option '--bogus'/],
+    [['--bogus'], /register: unknown flag --bogus/],
+    [['--lable-gate'], /unknown flag --lable-gate \(did you mean --label-gate\?\)/],
   ];
   for (const [flags, message] of usageErrors) {
     it(`exits 2 for ${flags.join(' ')}`, async () => {
@@ -67,8 +73,23 @@ describe('register --dry-run (no cluster)', () => {
     });
   }
 
-  it('exits 2 for -o without --dry-run and for --ensure-secret with --dry-run, before touching a cluster', async () => {
+  it('--kube-version 1.27 prints the legacy shape and says why on stderr; 1.29 prints no policy', async () => {
+    const legacy = await run(['register', '--dry-run', '--kube-version', '1.27', '--ca-file', CA_FILE]);
+    assert.equal(legacy.code, 0, legacy.stderr);
+    const printed = parseAllDocuments(legacy.stdout).map((d) => d.toJS());
+    for (const hook of printed[0].webhooks) delete hook.clientConfig.caBundle;
+    assert.deepEqual(printed, parseAllDocuments(await readFile(join(WEBHOOK_DIR, 'kube-1.27-legacy.yaml'), 'utf8')).map((d) => d.toJS()));
+    assert.match(legacy.stderr, /note: Kubernetes 1\.27 has no webhook matchConditions.*--label-gate/);
+    assert.match(legacy.stderr, /note: Kubernetes 1\.27 has no ValidatingAdmissionPolicy v1/);
+    const v129 = await run(['register', '--dry-run', '--kube-version', 'v1.29.4', '-o', 'json', '--ca-file', CA_FILE]);
+    assert.deepEqual(JSON.parse(v129.stdout).items.map((o: { kind: string }) => o.kind), ['MutatingWebhookConfiguration']);
+  });
+
+  it('exits 2 for -o or --kube-version without --dry-run and for --ensure-secret with --dry-run, before touching a cluster', async () => {
     assert.equal((await run(['register', '-o', 'yaml'])).code, 2);
+    const v = await run(['register', '--kube-version', '1.27']);
+    assert.equal(v.code, 2);
+    assert.match(v.stderr, /--kube-version picks the shape for --dry-run/);
     const r = await run(['register', '--dry-run', '--ensure-secret', 'exporter-injector-tls']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--ensure-secret creates a Secret and cannot be used with --dry-run/);
@@ -83,7 +104,7 @@ describe('register --dry-run (no cluster)', () => {
   it('prints --help for both commands', async () => {
     const r = await run(['register', '--help']);
     assert.equal(r.code, 0);
-    for (const flag of ['--service', '--namespace', '--path', '--port', '--failure-policy', '--timeout', '--label-gate', '--ca-file', '--ensure-secret', '--kubeconfig', '--context', '--name', '--dry-run', '--output']) {
+    for (const flag of ['--service', '--namespace', '--path', '--port', '--failure-policy', '--validation-action', '--kube-version', '--timeout', '--label-gate', '--ca-file', '--ensure-secret', '--kubeconfig', '--context', '--name', '--dry-run', '--output']) {
       assert.ok(r.stdout.includes(flag), `register --help mentions ${flag}`);
     }
     const u = await run(['unregister', '-h']);
@@ -111,26 +132,44 @@ describe('register / unregister against the API server stand-in', () => {
     const base = ['--kubeconfig', fake.kubeconfigPath, '--ca-file', CA_FILE];
     const created = await run(['register', ...base]);
     assert.equal(created.code, 0, created.stderr);
-    assert.equal(created.stdout, `mutatingwebhookconfiguration/exporter-injector created at ${fake.url}\n`);
+    assert.equal(
+      created.stdout,
+      `mutatingwebhookconfiguration/exporter-injector created at ${fake.url}\n` +
+        `validatingadmissionpolicy/exporter-injector-final-state created at ${fake.url}\n` +
+        `validatingadmissionpolicybinding/exporter-injector-final-state created at ${fake.url}\n`,
+    );
+    assert.equal(created.stderr, '', 'a 1.30 server gets every object: nothing to warn about');
 
     const unchanged = await run(['register', ...base]);
-    assert.equal(unchanged.stdout, `mutatingwebhookconfiguration/exporter-injector unchanged at ${fake.url}\n`);
+    assert.equal(
+      unchanged.stdout,
+      `mutatingwebhookconfiguration/exporter-injector unchanged at ${fake.url}\n` +
+        `validatingadmissionpolicy/exporter-injector-final-state unchanged at ${fake.url}\n` +
+        `validatingadmissionpolicybinding/exporter-injector-final-state unchanged at ${fake.url}\n` +
+        'nothing changed (Kubernetes v1.30.4)\n',
+    );
 
     const updated = await run(['register', ...base, '--label-gate', '--timeout', '3']);
+    const hooks = ['required', 'optional'].map((p) => `webhooks[${p}.inject.exporter-injector.io]`);
     assert.equal(
       updated.stdout,
       `mutatingwebhookconfiguration/exporter-injector updated at ${fake.url}:\n` +
-        '  webhooks[inject.exporter-injector.io].objectSelector: {} -> {"matchLabels":{"exporter-injector.io/enabled":"true"}}\n' +
-        '  webhooks[inject.exporter-injector.io].timeoutSeconds: 5 -> 3\n',
+        hooks.map((h) => `  ${h}.objectSelector: {} -> {"matchLabels":{"exporter-injector.io/enabled":"true"}}\n  ${h}.timeoutSeconds: 5 -> 3\n`).join('') +
+        `validatingadmissionpolicy/exporter-injector-final-state updated at ${fake.url}:\n` +
+        updated.stdout.split('\n').filter((l) => l.startsWith('  spec: ')).join('\n') + '\n' +
+        `validatingadmissionpolicybinding/exporter-injector-final-state unchanged at ${fake.url}\n`,
     );
 
     const deleted = await run(['unregister', '--kubeconfig', fake.kubeconfigPath]);
     assert.equal(deleted.code, 0);
-    assert.equal(deleted.stdout, 'mutatingwebhookconfiguration/exporter-injector deleted\n');
+    assert.equal(
+      deleted.stdout,
+      'mutatingwebhookconfiguration/exporter-injector deleted\nvalidatingadmissionpolicy/exporter-injector-final-state deleted\nvalidatingadmissionpolicybinding/exporter-injector-final-state deleted\n',
+    );
     const absent = await run(['unregister', '--kubeconfig', fake.kubeconfigPath]);
     assert.equal(absent.code, 0, 'unregistering a missing object succeeds');
     assert.match(absent.stdout, /not found at .*; nothing to delete/);
-    assert.deepEqual(fake.calls().filter((c) => c.startsWith('DELETE')), [`DELETE ${ITEM}`, `DELETE ${ITEM}`]);
+    assert.equal(fake.calls().filter((c) => c === `DELETE ${ITEM}`).length, 2);
   });
 
   it('--context picks a context of the kubeconfig; an unknown one is a usage error listing the known ones', async () => {
@@ -170,7 +209,7 @@ describe('register / unregister against the API server stand-in', () => {
   it('--ensure-secret refuses a Secret without a PEM ca.crt instead of registering a broken caBundle', async () => {
     fake.seedSecret({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'byo-tls', namespace: 'exporter-injector' }, data: { 'tls.crt': 'eA==', 'tls.key': 'eA==' } });
     const r = await run(['register', '--kubeconfig', fake.kubeconfigPath, '--ensure-secret', 'byo-tls']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, exitCodeOf('EI_ERR_TLS_INVALID'));
     assert.match(r.stderr, /secrets\/byo-tls in namespace exporter-injector .* has no PEM certificate under "ca\.crt"/);
     assert.equal(fake.mwc('exporter-injector'), undefined);
   });

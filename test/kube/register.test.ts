@@ -6,7 +6,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { isInjectorError } from '../../src/errors.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { mergeWebhookConfiguration, registerWebhook, unregisterWebhook } from '../../src/kube/register.js';
-import { buildWebhookConfiguration, WEBHOOK_NAME } from '../../src/kube/webhook-config.js';
+import { buildWebhookConfiguration, POLICY_WEBHOOK_NAMES, WEBHOOK_NAME } from '../../src/kube/webhook-config.js';
+
+const REQUIRED = POLICY_WEBHOOK_NAMES.required;
+const OPTIONAL = POLICY_WEBHOOK_NAMES.optional;
 import { FakeApiServer, status } from './fake-apiserver.js';
 
 const CA = readFileSync(join(import.meta.dirname, '..', 'testdata', 'webhook', 'ca.crt'), 'utf8');
@@ -56,26 +59,23 @@ describe('registerWebhook / unregisterWebhook against the API server stand-in', 
   it('reports unchanged and writes nothing when the stored object (with server defaults) already matches', async () => {
     await registerWebhook(kc, buildWebhookConfiguration({ caBundle: CA }));
     fake.requests.length = 0;
-    const result = await registerWebhook(kc, buildWebhookConfiguration({ caBundle: CA }));
+    const { stored, ...result } = await registerWebhook(kc, buildWebhookConfiguration({ caBundle: CA }));
     assert.deepEqual(result, { action: 'unchanged', name: NAME, changes: [] });
+    assert.equal(stored.metadata?.name, NAME);
     assert.deepEqual(fake.calls(), [`GET ${ITEM}`]);
   });
 
-  it('updates only our fields: keeps annotations, foreign labels, other webhooks and our webhook\'s matchConditions', async () => {
-    const old = buildWebhookConfiguration({ caBundle: CA, timeoutSeconds: 20 });
+  it('updates only our fields: keeps annotations, foreign labels and other webhooks; replaces the legacy webhook by the two policy webhooks', async () => {
+    const old = buildWebhookConfiguration({ caBundle: CA, timeoutSeconds: 20 }, 'legacy');
     const seeded = fake.seedMwc({
       ...old,
       metadata: { ...old.metadata, labels: { ...old.metadata?.labels, team: 'platform' }, annotations: { 'example.com/owner': 'sre' } },
-      webhooks: [FOREIGN_WEBHOOK, { ...old.webhooks?.[0], matchConditions: [{ name: 'not-system', expression: "!request.userInfo.username.startsWith('system:')" }] }],
+      webhooks: [FOREIGN_WEBHOOK, ...(old.webhooks ?? [])],
     });
-    const result = await registerWebhook(kc, buildWebhookConfiguration({ caBundle: CA, failurePolicy: 'Fail', labelGate: true }));
+    const result = await registerWebhook(kc, buildWebhookConfiguration({ caBundle: CA }));
 
     assert.equal(result.action, 'updated');
-    assert.deepEqual(result.changes, [
-      `webhooks[${WEBHOOK_NAME}].objectSelector: {} -> {"matchLabels":{"exporter-injector.io/enabled":"true"}}`,
-      `webhooks[${WEBHOOK_NAME}].failurePolicy: Ignore -> Fail`,
-      `webhooks[${WEBHOOK_NAME}].timeoutSeconds: 20 -> 5`,
-    ]);
+    assert.deepEqual(result.changes, [`webhooks[${WEBHOOK_NAME}]: removed`, `webhooks[${REQUIRED}]: added`, `webhooks[${OPTIONAL}]: added`]);
     assert.deepEqual(fake.calls(), [`GET ${ITEM}`, `PUT ${ITEM}`]);
     const put = fake.requests[1]?.body;
     assert.equal(put.metadata.resourceVersion, seeded.metadata.resourceVersion, 'replace is conditional on the version read');
@@ -83,10 +83,25 @@ describe('registerWebhook / unregisterWebhook against the API server stand-in', 
     assert.deepEqual(stored?.metadata.annotations, { 'example.com/owner': 'sre' });
     assert.equal(stored?.metadata.labels.team, 'platform');
     assert.equal(stored?.metadata.uid, seeded.metadata.uid);
-    assert.deepEqual(stored?.webhooks.map((w: { name: string }) => w.name), ['audit.example.com', WEBHOOK_NAME]);
+    assert.deepEqual(stored?.webhooks.map((w: { name: string }) => w.name), ['audit.example.com', REQUIRED, OPTIONAL]);
     assert.equal(stored?.webhooks[0].clientConfig.url, FOREIGN_WEBHOOK.clientConfig.url);
-    assert.equal(stored?.webhooks[1].matchConditions[0].name, 'not-system');
-    assert.equal(stored?.webhooks[1].failurePolicy, 'Fail');
+    assert.equal(stored?.webhooks[1].matchConditions.length, 3);
+    assert.deepEqual(stored?.webhooks.slice(1).map((w: { failurePolicy: string }) => w.failurePolicy), ['Fail', 'Ignore']);
+  });
+
+  it('puts back matchConditions and fields someone edited by hand, naming each change', async () => {
+    const desired = buildWebhookConfiguration({ caBundle: CA });
+    const edited = structuredClone(desired);
+    const hook = edited.webhooks?.[0] as NonNullable<typeof edited.webhooks>[number];
+    hook.matchConditions = [{ name: 'not-system', expression: "!request.userInfo.username.startsWith('system:')" }];
+    hook.timeoutSeconds = 20;
+    fake.seedMwc(edited);
+    const result = await registerWebhook(kc, desired);
+    assert.equal(result.action, 'updated');
+    assert.equal(result.changes.length, 2);
+    assert.match(result.changes[0] ?? '', new RegExp(`^webhooks\\[${REQUIRED.replace(/\./g, '\\.')}\\]\\.matchConditions: \\[.*"not-system".*\\] -> \\[\\{"name":"opted-in"`));
+    assert.equal(result.changes[1], `webhooks[${REQUIRED}].timeoutSeconds: 20 -> 5`);
+    assert.deepEqual(fake.mwc(NAME)?.webhooks[0].matchConditions, JSON.parse(JSON.stringify(desired.webhooks?.[0]?.matchConditions)));
   });
 
   it('re-reads and retries when another writer updates the object between our read and our write (409)', async () => {
@@ -105,7 +120,7 @@ describe('registerWebhook / unregisterWebhook against the API server stand-in', 
     assert.deepEqual(fake.calls(), [`GET ${ITEM}`, `PUT ${ITEM}`, `GET ${ITEM}`, `PUT ${ITEM}`]);
     const stored = fake.mwc(NAME);
     assert.equal(stored?.metadata.labels['other-writer'], 'was-here', "the other writer's change survives");
-    assert.equal(stored?.webhooks[0].failurePolicy, 'Fail');
+    assert.equal(stored?.webhooks[1].failurePolicy, 'Fail', 'optional webhook set to Fail');
     assert.notEqual(fake.requests[1]?.body.metadata.resourceVersion, fake.requests[3]?.body.metadata.resourceVersion);
   });
 
@@ -142,7 +157,10 @@ describe('registerWebhook / unregisterWebhook against the API server stand-in', 
   it('turning the label gate off removes the objectSelector', async () => {
     await registerWebhook(kc, buildWebhookConfiguration({ caBundle: CA, labelGate: true }));
     const result = await registerWebhook(kc, buildWebhookConfiguration({ caBundle: CA }));
-    assert.deepEqual(result.changes, [`webhooks[${WEBHOOK_NAME}].objectSelector: {"matchLabels":{"exporter-injector.io/enabled":"true"}} -> (unset)`]);
+    assert.deepEqual(
+      result.changes,
+      [REQUIRED, OPTIONAL].map((n) => `webhooks[${n}].objectSelector: {"matchLabels":{"exporter-injector.io/enabled":"true"}} -> (unset)`),
+    );
     assert.deepEqual(fake.mwc(NAME)?.webhooks[0].objectSelector, {}, 'the server defaulted it to match everything');
   });
 
@@ -169,11 +187,17 @@ describe('registerWebhook / unregisterWebhook against the API server stand-in', 
 });
 
 describe('mergeWebhookConfiguration', () => {
-  it('adds our webhook to an object that lacks it, after the others', () => {
+  it('adds our webhooks to an object that lacks them, after the others', () => {
     const existing = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: NAME }, webhooks: [FOREIGN_WEBHOOK] };
     const { merged, changes } = mergeWebhookConfiguration(existing, buildWebhookConfiguration());
-    assert.deepEqual(merged.webhooks?.map((w) => w.name), ['audit.example.com', WEBHOOK_NAME]);
-    assert.deepEqual(changes, ['metadata.labels.app.kubernetes.io/name: (unset) -> exporter-injector', `webhooks[${WEBHOOK_NAME}]: added`]);
+    assert.deepEqual(merged.webhooks?.map((w) => w.name), ['audit.example.com', REQUIRED, OPTIONAL]);
+    assert.deepEqual(changes, ['metadata.labels.app.kubernetes.io/name: (unset) -> exporter-injector', `webhooks[${REQUIRED}]: added`, `webhooks[${OPTIONAL}]: added`]);
+  });
+
+  it('going back to the legacy shape removes the two policy webhooks and their matchConditions', () => {
+    const { merged, changes } = mergeWebhookConfiguration(buildWebhookConfiguration(), buildWebhookConfiguration({}, 'legacy'));
+    assert.deepEqual(merged.webhooks?.map((w) => [w.name, w.matchConditions]), [[WEBHOOK_NAME, undefined]]);
+    assert.deepEqual(changes, [`webhooks[${REQUIRED}]: removed`, `webhooks[${OPTIONAL}]: removed`, `webhooks[${WEBHOOK_NAME}]: added`]);
   });
 
   it('keeps an existing caBundle when none is given (cert-manager injects it) and reports a new one', () => {
@@ -181,7 +205,10 @@ describe('mergeWebhookConfiguration', () => {
     assert.deepEqual(mergeWebhookConfiguration(existing, buildWebhookConfiguration()).changes, []);
     assert.equal(mergeWebhookConfiguration(existing, buildWebhookConfiguration()).merged.webhooks?.[0]?.clientConfig.caBundle, existing.webhooks?.[0]?.clientConfig.caBundle);
     const other = CA.replace('MIID', 'MIIE');
-    assert.deepEqual(mergeWebhookConfiguration(existing, buildWebhookConfiguration({ caBundle: other })).changes, [`webhooks[${WEBHOOK_NAME}].clientConfig.caBundle: replaced`]);
+    assert.deepEqual(
+      mergeWebhookConfiguration(existing, buildWebhookConfiguration({ caBundle: other })).changes,
+      [REQUIRED, OPTIONAL].map((n) => `webhooks[${n}].clientConfig.caBundle: replaced`),
+    );
   });
 
   it('does not modify its input', () => {

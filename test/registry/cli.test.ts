@@ -111,7 +111,7 @@ describe('templates list and show', () => {
   it('fails with the valid names for an unknown template', async () => {
     const r = await run('show', 'rediss');
     assert.equal(r.code, EXIT.FAILED);
-    assert.match(r.err, /no template named "rediss"; valid names: apache, .*redis/);
+    assert.match(r.err, /no template named "rediss" \(did you mean redis\?\); valid names: apache, .*redis/);
   });
 
   it('fails as invalid input when the --templates directory is invalid', async () => {

@@ -1,7 +1,8 @@
 // serve's settings: defaults, environment equivalents, flags winning, every problem at once.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_BODY_LIMIT, parseServeConfig, serveHelp, SERVE_FLAGS, type FileProbe } from '../../src/config/serve-config.js';
+import { helpText } from '../../src/config/flags.js';
+import { DEFAULT_BODY_LIMIT, parseServeConfig, SERVE_FLAGS, SERVE_SPEC, type FileProbe } from '../../src/config/serve-config.js';
 import { isInjectorError } from '../../src/errors.js';
 
 const allFiles: FileProbe = { kind: (p) => (p.endsWith('/') || p.startsWith('dir') ? 'directory' : 'file') };
@@ -62,7 +63,7 @@ describe('serve configuration', () => {
   it('has an environment variable for every flag, named after it', () => {
     for (const f of SERVE_FLAGS) {
       assert.equal(f.env, `EXPORTER_INJECTOR_${f.flag.toUpperCase().replace(/-/g, '_')}`);
-      assert.ok(serveHelp().includes(`--${f.flag}`) && serveHelp().includes(f.env), `--help lists --${f.flag} and ${f.env}`);
+      assert.ok(helpText(SERVE_SPEC).includes(`--${f.flag}`) && helpText(SERVE_SPEC).includes(f.env), `--help lists --${f.flag} and ${f.env}`);
     }
   });
 
@@ -78,12 +79,12 @@ describe('serve configuration', () => {
       /--port "70000": want a port number from 1 to 65535/,
       /EXPORTER_INJECTOR_HEALTH_PORT "eighty": want a port number/,
       /--log-level "loud": want one of fatal, error, warn, info, debug, trace, silent/,
-      /--sidecar-mode "sometimes": want one of auto, native, classic/,
+      /--sidecar-mode "sometimes" is invalid; valid: auto, native, classic/,
       /--drain-timeout "0": want a number of seconds/,
       /--body-limit "1Mi": want a size from 3Mi to 64Mi/,
       /--path "mutate": want an absolute URL path/,
       /--templates nowhere: not found; want a directory/,
-      /EXPORTER_INJECTOR_IGNORED_NAMESPACES: "Kube_System" not a namespace name/,
+      /EXPORTER_INJECTOR_IGNORED_NAMESPACES "Kube_System": "Kube_System" not a namespace name/,
       /--tls-cert \(default\) certs\/tls.crt: file not found; create certificates with "exporter-injector certs", or run with --dev/,
       /--tls-key \(default\) certs\/tls.key: file not found/,
     ];

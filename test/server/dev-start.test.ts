@@ -6,24 +6,26 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 
 const dir = mkdtempSync(join(tmpdir(), 'ei-dev-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('serve --dev', () => {
-  it('generates certificates, then answers the example review with an injected sidecar', async () => {
+  // Run from another folder than the checkout: the example review ships with the package.
+  it('generates certificates, then answers the example review with an injected sidecar, from any working directory', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--dev', '--host', '127.0.0.1', '--port', '0', '--health-port', '0', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--sidecar-mode', 'native'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), 'serve', '--dev', '--host', '127.0.0.1', '--port', '0', '--health-port', '0', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--sidecar-mode', 'native'],
+      { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
     );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     try {
       const deadline = Date.now() + 30_000;
       while (!/self-check/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-      assert.match(stderr, /self-check: POST \/mutate with deploy\/examples\/review-redis\.json -> allowed=true, \d+ patch operations, sidecar redis-exporter/, stderr);
+      assert.match(stderr, /self-check: POST \/mutate with \/\S*deploy\/examples\/review-redis\.json -> allowed=true, \d+ patch operations, sidecar redis-exporter/, stderr);
       for (const file of ['ca.crt', 'ca.key', 'tls.crt', 'tls.key']) assert.ok(existsSync(join(dir, file)), `${file} created`);
     } finally {
       child.kill('SIGTERM');

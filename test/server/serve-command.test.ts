@@ -6,6 +6,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
+import { exitCodeOf } from '../../src/errors.js';
 import { fakeIo } from '../helpers/fake-io.js';
 import { tempDir, testPki } from './fixtures.js';
 
@@ -57,11 +58,11 @@ describe('serve start-up failures', () => {
     assert.match(err, /--sidecar-mode "new"/);
   });
 
-  it('exits 1 naming the file when the certificate is broken', async () => {
+  it('exits with the input code naming the file when the certificate is broken', async () => {
     const dir = await certDir();
     await writeFile(join(dir, 'tls.crt'), 'garbage\n');
     const cli = fakeIo();
-    assert.equal(await main(['serve', ...base(dir), '--port', '0', '--health-port', '0'], cli.io), 1);
+    assert.equal(await main(['serve', ...base(dir), '--port', '0', '--health-port', '0'], cli.io), exitCodeOf('EI_ERR_TLS_INVALID'));
     assert.match(cli.stderr(), /tls\.crt does not hold a PEM certificate/);
   });
 

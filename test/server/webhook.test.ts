@@ -90,7 +90,7 @@ describe('webhook over TLS, called like the API server calls it', () => {
       name: 'a body over the limit',
       body: Buffer.alloc(7 * 1024 * 1024 + 1, ' '),
       status: 413,
-      code: 'EI_ERR_HTTP_BODY',
+      code: 'EI_ERR_HTTP_BODY_TOO_LARGE',
       message: /over the 7 MiB limit/,
     },
     {

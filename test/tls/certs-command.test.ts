@@ -106,7 +106,7 @@ describe('certs into a folder', () => {
     assert.equal((await run('--out', out)).code, EXIT.OK);
     const paths = certificatePaths(out);
     const result = await run('--out', await tempDir(t), '--ca-cert', paths.certPath, '--ca-key', paths.keyPath);
-    assert.equal(result.code, EXIT.FAILED);
+    assert.equal(result.code, EXIT.INPUT);
     assert.ok(result.err.includes(`${paths.certPath} is not a CA certificate`), result.err);
   });
 });
@@ -150,7 +150,8 @@ describe('certs usage errors', () => {
     [['--secret', '--out', 'x'], /--out .* cannot be used with --secret/],
     [['--secret-name', 'x'], /--secret-name needs --secret/],
     [['--secret', '--secret-name', 'Bad_Name'], /--secret-name "Bad_Name" is invalid/],
-    [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--frobnicate'], /certs: unknown flag --frobnicate/],
+    [['--secret-nam', 'x'], /unknown flag --secret-nam \(did you mean --secret-name\?\)/],
   ];
   for (const [argv, message] of cases) {
     it(`rejects ${argv.join(' ')}`, async () => {

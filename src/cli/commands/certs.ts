@@ -1,8 +1,6 @@
 // `exporter-injector certs`: a CA and a serving certificate for the webhook Service, written into a
 // folder or printed as a kubernetes.io/tls Secret.
 import { X509Certificate } from 'node:crypto';
-import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import {
@@ -22,57 +20,46 @@ import {
 } from '../../tls/generate.js';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE, conflictingFiles, readCaPair, writeBundle } from '../../tls/files.js';
 import { DEFAULT_SECRET_NAME, secretManifest } from '../../tls/secret.js';
-import { EXIT, type CliIo, type Command } from '../io.js';
+import { type CommandSpec, type FlagValues } from '../../config/flags.js';
+import { defineCommand } from '../command.js';
+import { EXIT } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const DEFAULT_OUT = 'certs';
 
-const HELP = `usage: exporter-injector certs [flags]
-
-Creates a CA and a serving certificate for the webhook Service, signed by that CA, with the SANs
-<service>, <service>.<namespace>, <service>.<namespace>.svc and
-<service>.<namespace>.svc.cluster.local. Writes ca.crt, ca.key, tls.crt and tls.key into --out
-(keys with mode 0600), or prints a kubernetes.io/tls Secret with --secret.
-
-Keys are RSA: node-forge, which builds the certificates, cannot make ECDSA certificates.
-
-flags:
-  --service NAME       Service name (default ${DEFAULT_SERVICE})
-  --namespace NAME     namespace of the Service (default ${DEFAULT_NAMESPACE})
-  --out DIR            folder to write into, created if missing (default ${DEFAULT_OUT})
-  --days N             validity of the serving certificate in days (default ${DEFAULT_SERVING_DAYS})
-  --ca-days N          validity of a new CA in days (default ${DEFAULT_CA_DAYS})
-  --key-size BITS      RSA key size: ${KEY_SIZES.join(', ')} (default ${DEFAULT_KEY_SIZE})
-  --san NAME|IP        extra subject alternative name; repeatable; IPv4/IPv6 addresses become IP SANs
-  --dev                add ${DEV_SANS.join(', ')} (for serve --dev on this machine)
-  --ca-cert FILE       existing CA certificate (RSA) to sign with, instead of making a new CA
-  --ca-key FILE        that CA's private key; ca.crt is copied to --out, the CA key is not
-  --secret             print a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) instead of files
-  --secret-name NAME   name of that Secret (default ${DEFAULT_SECRET_NAME})
-  --force              overwrite existing files in --out
-  -h, --help           show this help
-
-examples:
-  exporter-injector certs --dev
-  exporter-injector certs --secret | kubectl apply -f -
-  exporter-injector certs --ca-cert certs/ca.crt --ca-key certs/ca.key --force   # renew only the serving pair
-`;
-
-const OPTIONS = {
-  service: { type: 'string' },
-  namespace: { type: 'string' },
-  out: { type: 'string' },
-  days: { type: 'string' },
-  'ca-days': { type: 'string' },
-  'key-size': { type: 'string' },
-  san: { type: 'string', multiple: true },
-  dev: { type: 'boolean' },
-  'ca-cert': { type: 'string' },
-  'ca-key': { type: 'string' },
-  secret: { type: 'boolean' },
-  'secret-name': { type: 'string' },
-  force: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const SPEC = {
+  name: 'certs',
+  summary: 'create a CA and a serving certificate (files or a Secret manifest)',
+  usage: '[flags]',
+  description: [
+    'Creates a CA and a serving certificate for the webhook Service, signed by that CA, with the SANs',
+    '<service>, <service>.<namespace>, <service>.<namespace>.svc and',
+    '<service>.<namespace>.svc.cluster.local. Writes ca.crt, ca.key, tls.crt and tls.key into --out',
+    '(keys with mode 0600), or prints a kubernetes.io/tls Secret with --secret.',
+    '',
+    'Keys are RSA: node-forge, which builds the certificates, cannot make ECDSA certificates.',
+  ].join('\n'),
+  flags: {
+    service: { type: 'string', value: 'NAME', help: `Service name (default ${DEFAULT_SERVICE})` },
+    namespace: { type: 'string', value: 'NAME', help: `namespace of the Service (default ${DEFAULT_NAMESPACE})` },
+    out: { type: 'string', value: 'DIR', help: `folder to write into, created if missing (default ${DEFAULT_OUT})` },
+    days: { type: 'string', value: 'N', help: `validity of the serving certificate in days (default ${DEFAULT_SERVING_DAYS})` },
+    'ca-days': { type: 'string', value: 'N', help: `validity of a new CA in days (default ${DEFAULT_CA_DAYS})` },
+    'key-size': { type: 'string', value: 'BITS', help: `RSA key size: ${KEY_SIZES.join(', ')} (default ${DEFAULT_KEY_SIZE})` },
+    san: { type: 'string', value: 'NAME|IP', multiple: true, help: 'extra subject alternative name; IPv4/IPv6 addresses become IP SANs' },
+    dev: { type: 'boolean', help: `add ${DEV_SANS.join(', ')} (for serve --dev on this machine)` },
+    'ca-cert': { type: 'string', value: 'FILE', help: 'existing CA certificate (RSA) to sign with, instead of making a new CA' },
+    'ca-key': { type: 'string', value: 'FILE', help: "that CA's private key; ca.crt is copied to --out, the CA key is not" },
+    secret: { type: 'boolean', help: 'print a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) instead of writing files' },
+    'secret-name': { type: 'string', value: 'NAME', help: `name of that Secret (default ${DEFAULT_SECRET_NAME})` },
+    force: { type: 'boolean', help: 'overwrite existing files in --out' },
+  },
+  examples: [
+    'exporter-injector certs --dev',
+    'exporter-injector certs --secret | kubectl apply -f -',
+    'exporter-injector certs --ca-cert certs/ca.crt --ca-key certs/ca.key --force   # renew only the serving pair',
+  ],
+} as const satisfies CommandSpec;
 
 interface CertsRequest {
   service: string;
@@ -87,17 +74,7 @@ interface CertsRequest {
   force: boolean;
 }
 
-export const certs: Command = async (argv: string[], io: CliIo): Promise<number> => {
-  let values: ReturnType<typeof parse>;
-  try {
-    values = parse(argv);
-  } catch (e) {
-    throw new InjectorError('EI_ERR_USAGE', `certs: ${(e as Error).message}; see "exporter-injector certs --help"`, { cause: e });
-  }
-  if (values.help) {
-    io.stdout(HELP);
-    return EXIT.OK;
-  }
+export const certs = defineCommand(SPEC, async ({ values }, io) => {
   const request = toRequest(values);
 
   const ca: PemPair = request.ca ? await readCaPair(request.ca.certPath, request.ca.keyPath) : generateCa({ days: request.caDays, keySize: request.keySize });
@@ -115,7 +92,7 @@ export const certs: Command = async (argv: string[], io: CliIo): Promise<number>
   if (serving.limitedByCa) notes.push(`note: the serving certificate expires with its CA, sooner than the ${request.days} days asked`);
 
   if (request.secretName !== undefined) {
-    io.stdout(stringify(secretManifest({ name: request.secretName, namespace: request.namespace, caCert: ca.cert, cert: serving.cert, key: serving.key })));
+    io.stdout(toYaml(secretManifest({ name: request.secretName, namespace: request.namespace, caCert: ca.cert, cert: serving.cert, key: serving.key })));
     // stdout carries only the manifest, so it can be piped to kubectl.
     io.stderr(notes.map((n) => `${n}\n`).join(''));
     if (!request.ca) io.stderr('note: the new CA key was not kept; a renewal makes a new CA, so register again to update the caBundle\n');
@@ -132,19 +109,15 @@ export const certs: Command = async (argv: string[], io: CliIo): Promise<number>
   const written = await writeBundle(request.out, contents);
   io.stdout(written.map((w) => `wrote ${w.path} (mode ${w.mode.toString(8).padStart(4, '0')})\n`).join('') + notes.map((n) => `${n}\n`).join(''));
   return EXIT.OK;
-};
+});
 
-function parse(argv: string[]) {
-  return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
-}
-
-function toRequest(values: ReturnType<typeof parse>): CertsRequest {
+function toRequest(values: FlagValues<typeof SPEC.flags>): CertsRequest {
   const service = values.service ?? DEFAULT_SERVICE;
   const namespace = values.namespace ?? DEFAULT_NAMESPACE;
   usageCheck(serviceNameProblem(service), '--service', service);
   usageCheck(namespaceProblem(namespace), '--namespace', namespace);
-  const sans = [...(values.dev ? DEV_SANS : []), ...(values.san ?? [])];
-  for (const san of values.san ?? []) usageCheck(sanProblem(san), '--san', san);
+  const sans = [...(values.dev ? DEV_SANS : []), ...values.san];
+  for (const san of values.san) usageCheck(sanProblem(san), '--san', san);
 
   if ((values['ca-cert'] === undefined) !== (values['ca-key'] === undefined)) {
     throw new InjectorError('EI_ERR_USAGE', `--ca-cert and --ca-key go together; give both to sign with an existing CA, or neither to make a new one`);
@@ -154,7 +127,7 @@ function toRequest(values: ReturnType<typeof parse>): CertsRequest {
   }
   if (values.secret) {
     for (const flag of ['out', 'force'] as const) {
-      if (values[flag] !== undefined) throw new InjectorError('EI_ERR_USAGE', `--${flag} applies to files and cannot be used with --secret, which prints the Secret instead`);
+      if (values[flag] !== undefined && values[flag] !== false) throw new InjectorError('EI_ERR_USAGE', `--${flag} applies to files and cannot be used with --secret, which prints the Secret instead`);
     }
     if (values['secret-name'] !== undefined) usageCheck(secretNameProblem(values['secret-name']), '--secret-name', values['secret-name']);
   } else if (values['secret-name'] !== undefined) {

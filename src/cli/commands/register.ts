@@ -1,106 +1,115 @@
-// `exporter-injector register` / `unregister`: create-or-update or delete the MutatingWebhookConfiguration.
+// `exporter-injector register` / `unregister`: create-or-update or delete the admission objects: the
+// MutatingWebhookConfiguration and the final-state ValidatingAdmissionPolicy with its binding.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { V1Secret } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { isDnsSubdomain } from '../../core/values.js';
 import { InjectorError } from '../../errors.js';
 import { requireKubeConfig, serverOf } from '../../kube/kubeconfig.js';
-import { registerWebhook, unregisterWebhook, type RegisterResult } from '../../kube/register.js';
+import { desiredAdmissionObjects, MATCH_CONDITIONS_SINCE, parseKubeVersion, VALIDATING_POLICY_SINCE } from '../../kube/admission-objects.js';
+import { readClusterVersion } from '../../kube/cluster-version.js';
+import { finalStatePolicyName } from '../../kube/final-state-policy.js';
+import { registerAdmission, unregisterAdmission, type ObjectResult } from '../../kube/register.js';
 import { ensureTlsSecret } from '../../kube/tls-secret.js';
 import {
   FAILURE_POLICIES,
   LABEL_GATE_KEY,
   TIMEOUT_RANGE,
+  VALIDATION_ACTIONS,
   WEBHOOK_DEFAULTS,
-  buildWebhookConfiguration,
   resolveWebhookOptions,
-  type FailurePolicy,
   type WebhookOptions,
 } from '../../kube/webhook-config.js';
 import { generateCa, issueServingCertificate } from '../../tls/generate.js';
 import { secretManifest } from '../../tls/secret.js';
-import { EXIT, type CliIo, type Command } from '../io.js';
+import { type CommandSpec, type Flags, type FlagValues } from '../../config/flags.js';
+import { defineCommand } from '../command.js';
+import { EXIT, type CliIo } from '../io.js';
+import { toYaml } from '../yaml-output.js';
 
 const DEFAULT_CA_FILE = 'certs/ca.crt';
 const OUTPUTS = ['yaml', 'json'] as const;
 
-const CLUSTER_FLAGS = `  --kubeconfig FILE        kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else in-cluster)
-  --context NAME           context of that kubeconfig (default: its current context)
-  --name NAME              name of the MutatingWebhookConfiguration (default ${WEBHOOK_DEFAULTS.name})`;
+const CLUSTER_FLAGS = {
+  kubeconfig: { type: 'string', value: 'FILE', help: 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, else in-cluster)' },
+  context: { type: 'string', value: 'NAME', help: 'context of that kubeconfig (default: its current context)' },
+  name: {
+    type: 'string',
+    value: 'NAME',
+    help: `name of the MutatingWebhookConfiguration; the policy and binding are NAME-final-state (default ${WEBHOOK_DEFAULTS.name})`,
+  },
+} as const satisfies Flags;
 
-const REGISTER_HELP = `usage: exporter-injector register [flags]
+const REGISTER_SPEC = {
+  name: 'register',
+  summary: 'create or update the admission objects (webhook configuration, final-state policy)',
+  usage: '[flags]',
+  description: [
+    'Reads the cluster\'s version and creates or updates the admission objects it accepts (docs/admission.md):',
+    `  Kubernetes >= ${MATCH_CONDITIONS_SINCE.major}.${MATCH_CONDITIONS_SINCE.minor}: the MutatingWebhookConfiguration with two webhooks, one per pod policy, whose`,
+    '                  matchConditions send only opted-in pods, never mirror pods;',
+    `  Kubernetes >= ${VALIDATING_POLICY_SINCE.major}.${VALIDATING_POLICY_SINCE.minor}: also the ValidatingAdmissionPolicy NAME-final-state and its binding, which flag an`,
+    '                  opted-in pod admitted without the exporter-injector.io/status annotation;',
+    '  older:          one webhook, failurePolicy Ignore, every pod in scope is sent (a warning says so).',
+    'In the configuration our webhooks and labels are set; everything else on it (annotations, other labels,',
+    'other webhooks) is kept. An update that races another writer (HTTP 409) is re-read and retried. Prints what',
+    'changed, or "unchanged" for each object.',
+    '',
+    `Defaults: pods, CREATE only; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded; sideEffects None;`,
+    'namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.',
+  ].join('\n'),
+  flags: {
+    service: { type: 'string', value: 'NAME', help: `Service in front of the webhook (default ${WEBHOOK_DEFAULTS.service})` },
+    namespace: { type: 'string', value: 'NAME', help: `its namespace, also excluded from injection (default ${WEBHOOK_DEFAULTS.namespace})` },
+    path: { type: 'string', value: 'PATH', help: `URL path serve answers on (default ${WEBHOOK_DEFAULTS.path})` },
+    port: { type: 'string', value: 'N', help: `Service port (default ${WEBHOOK_DEFAULTS.port})` },
+    'failure-policy': {
+      type: 'string',
+      value: 'POLICY',
+      choices: FAILURE_POLICIES,
+      help: `when the webhook cannot answer (default ${WEBHOOK_DEFAULTS.failurePolicy}): PerPod: pods with policy required wait (Fail), policy optional are created without the exporter (Ignore); Ignore or Fail: the same for every pod`,
+    },
+    'validation-action': {
+      type: 'string',
+      value: 'ACTION',
+      choices: VALIDATION_ACTIONS,
+      help: `what the final-state policy does with an opted-in pod that was not injected; both also write an audit annotation (default ${WEBHOOK_DEFAULTS.validationAction})`,
+    },
+    timeout: { type: 'string', value: 'SECONDS', help: `${TIMEOUT_RANGE.min}..${TIMEOUT_RANGE.max} (default ${WEBHOOK_DEFAULTS.timeoutSeconds})` },
+    'label-gate': { type: 'boolean', help: `send only pods labelled ${LABEL_GATE_KEY}: "true" (clusters without matchConditions)` },
+    'ca-file': { type: 'string', value: 'FILE', help: `PEM CA the API server trusts for the webhook (default ${DEFAULT_CA_FILE})` },
+    'ensure-secret': {
+      type: 'string',
+      value: 'NAME',
+      help: 'create the kubernetes.io/tls Secret NAME in --namespace if missing (new CA and serving certificate) and register with its ca.crt, instead of --ca-file',
+    },
+    ...CLUSTER_FLAGS,
+    'dry-run': { type: 'boolean', help: 'print the objects instead of sending them; needs no cluster' },
+    'kube-version': { type: 'string', value: 'X.Y', help: 'with --dry-run: print the shape for that Kubernetes version (default: the newest)' },
+    output: { type: 'string', short: 'o', value: 'FORMAT', choices: OUTPUTS, help: 'with --dry-run: the format to print (default yaml; json prints a v1 List)' },
+  },
+  examples: [
+    'exporter-injector register --dry-run -o yaml',
+    'exporter-injector register --dry-run --kube-version 1.27 --label-gate',
+    'exporter-injector register --ca-file certs/ca.crt --failure-policy Ignore',
+    'exporter-injector register --ensure-secret exporter-injector-tls     # what the self-managed Job runs',
+  ],
+  exits: { 1: 'the cluster refused or could not be reached', 3: 'the CA file or kubeconfig cannot be read' },
+} as const satisfies CommandSpec;
 
-Creates the MutatingWebhookConfiguration, or updates it: our webhook (inject.exporter-injector.io) and our
-labels are set, everything else on the object (annotations, other labels, other webhooks) is kept. An update
-that races another writer (HTTP 409) is re-read and retried. Prints what changed.
+const UNREGISTER_SPEC = {
+  name: 'unregister',
+  summary: 'delete the admission objects',
+  usage: '[flags]',
+  description: 'Deletes the ValidatingAdmissionPolicyBinding and ValidatingAdmissionPolicy NAME-final-state and the MutatingWebhookConfiguration NAME. Already absent is not an error (exit 0).',
+  flags: {
+    ...CLUSTER_FLAGS,
+    'dry-run': { type: 'boolean', help: 'print what would be deleted; needs no cluster' },
+  },
+  exits: { 1: 'the cluster refused or could not be reached' },
+} as const satisfies CommandSpec;
 
-Defaults: pods, CREATE only; failurePolicy Ignore; timeoutSeconds ${WEBHOOK_DEFAULTS.timeoutSeconds}; reinvocationPolicy IfNeeded;
-sideEffects None; namespaces kube-system, kube-public, kube-node-lease and --namespace are never sent.
-
-flags:
-  --service NAME           Service in front of the webhook (default ${WEBHOOK_DEFAULTS.service})
-  --namespace NAME         its namespace, also excluded from injection (default ${WEBHOOK_DEFAULTS.namespace})
-  --path PATH              URL path serve answers on (default ${WEBHOOK_DEFAULTS.path})
-  --port N                 Service port (default ${WEBHOOK_DEFAULTS.port})
-  --failure-policy POLICY  ${FAILURE_POLICIES.join(' | ')}: what the API server does when the webhook fails (default ${WEBHOOK_DEFAULTS.failurePolicy})
-  --timeout SECONDS        ${TIMEOUT_RANGE.min}..${TIMEOUT_RANGE.max} (default ${WEBHOOK_DEFAULTS.timeoutSeconds})
-  --label-gate             send only pods labelled ${LABEL_GATE_KEY}: "true" (large clusters)
-  --ca-file FILE           PEM CA the API server trusts for the webhook (default ${DEFAULT_CA_FILE})
-  --ensure-secret NAME     create the kubernetes.io/tls Secret NAME in --namespace if missing (new CA and
-                           serving certificate) and register with its ca.crt, instead of --ca-file
-${CLUSTER_FLAGS}
-  --dry-run                print the object instead of sending it; needs no cluster
-  -o, --output FORMAT      with --dry-run: ${OUTPUTS.join(' | ')} (default yaml)
-  -h, --help               show this help
-
-examples:
-  exporter-injector register --dry-run -o yaml
-  exporter-injector register --ca-file certs/ca.crt --label-gate
-  exporter-injector register --ensure-secret exporter-injector-tls     # what the self-managed Job runs
-`;
-
-const UNREGISTER_HELP = `usage: exporter-injector unregister [flags]
-
-Deletes the MutatingWebhookConfiguration. Already absent is not an error (exit 0).
-
-flags:
-${CLUSTER_FLAGS}
-  -h, --help               show this help
-`;
-
-const CLUSTER_OPTIONS = {
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  name: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const REGISTER_OPTIONS = {
-  ...CLUSTER_OPTIONS,
-  service: { type: 'string' },
-  namespace: { type: 'string' },
-  path: { type: 'string' },
-  port: { type: 'string' },
-  'failure-policy': { type: 'string' },
-  timeout: { type: 'string' },
-  'label-gate': { type: 'boolean' },
-  'ca-file': { type: 'string' },
-  'ensure-secret': { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  output: { type: 'string', short: 'o' },
-} as const;
-
-export const register: Command = async (argv: string[], io: CliIo): Promise<number> => {
-  const values = parse('register', argv, REGISTER_OPTIONS);
-  if (values.help) {
-    io.stdout(REGISTER_HELP);
-    return EXIT.OK;
-  }
+export const register = defineCommand(REGISTER_SPEC, async ({ values }, io) => {
   const output = values.output ?? 'yaml';
-  if (!(OUTPUTS as readonly string[]).includes(output)) {
-    throw new InjectorError('EI_ERR_USAGE', `-o "${output}" is invalid; valid: ${OUTPUTS.join(', ')}`);
-  }
   if (values.output !== undefined && !values['dry-run']) {
     throw new InjectorError('EI_ERR_USAGE', '-o prints the object and needs --dry-run; without it register prints what changed');
   }
@@ -116,14 +125,24 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
   const options = resolveWebhookOptions(webhookOptions(values));
   const credentials = { kubeconfig: values.kubeconfig, context: values.context, env: io.env };
 
+  const kubeVersion = parseKubeVersion(values['kube-version']);
+  if (kubeVersion !== undefined && !values['dry-run']) {
+    throw new InjectorError('EI_ERR_USAGE', '--kube-version picks the shape for --dry-run; without --dry-run register reads the version from the API server');
+  }
+
   if (values['dry-run']) {
     const caBundle = await readCa(values['ca-file'], true, io);
-    const object = buildWebhookConfiguration({ ...options, caBundle });
-    io.stdout(output === 'json' ? `${JSON.stringify(object, null, 2)}\n` : stringify(object, { lineWidth: 0 }));
+    const desired = desiredAdmissionObjects({ ...options, caBundle }, kubeVersion);
+    for (const notice of desired.notices) io.stderr(`note: ${notice}\n`);
+    io.stdout(
+      output === 'json'
+        ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: desired.objects }, null, 2)}\n`
+        : desired.objects.map((o) => toYaml(o)).join('---\n'),
+    );
     return EXIT.OK;
   }
 
-  const kc = requireKubeConfig(credentials);
+  const kc = requireKubeConfig(credentials, ' (or use --dry-run to print the objects)');
   let caBundle: string | undefined;
   if (secretName !== undefined) {
     const secret = await ensureTlsSecret(kc, { namespace: options.namespace, name: secretName }, () => newTlsSecret(options, secretName));
@@ -132,48 +151,39 @@ export const register: Command = async (argv: string[], io: CliIo): Promise<numb
   } else {
     caBundle = await readCa(values['ca-file'], false, io);
   }
-  const result = await registerWebhook(kc, buildWebhookConfiguration({ ...options, caBundle }));
-  io.stdout(describeResult(result, serverOf(kc)));
+  const version = await readClusterVersion(kc);
+  const registration = await registerAdmission(kc, { ...options, caBundle }, version);
+  for (const notice of registration.notices) io.stderr(`warning: ${notice}\n`);
+  io.stdout(registration.results.map((r) => describeResult(r, serverOf(kc))).join(''));
+  if (registration.results.every((r) => r.action === 'unchanged')) io.stdout(`nothing changed (Kubernetes ${version.gitVersion})\n`);
   return EXIT.OK;
-};
+});
 
-export const unregister: Command = async (argv: string[], io: CliIo): Promise<number> => {
-  const values = parse('unregister', argv, CLUSTER_OPTIONS);
-  if (values.help) {
-    io.stdout(UNREGISTER_HELP);
+export const unregister = defineCommand(UNREGISTER_SPEC, async ({ values }, io) => {
+  const name = values.name ?? WEBHOOK_DEFAULTS.name;
+  if (values['dry-run']) {
+    const policy = finalStatePolicyName(name);
+    for (const ref of [`mutatingwebhookconfiguration/${name}`, `validatingadmissionpolicy/${policy}`, `validatingadmissionpolicybinding/${policy}`]) {
+      io.stdout(`${ref} would be deleted (dry run)\n`);
+    }
     return EXIT.OK;
   }
-  const name = values.name ?? WEBHOOK_DEFAULTS.name;
-  const kc = requireKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
-  const result = await unregisterWebhook(kc, name);
-  io.stdout(
-    result.action === 'deleted'
-      ? `mutatingwebhookconfiguration/${name} deleted\n`
-      : `mutatingwebhookconfiguration/${name} not found at ${serverOf(kc)}; nothing to delete\n`,
-  );
+  const kc = requireKubeConfig({ kubeconfig: values.kubeconfig, context: values.context, env: io.env }, ' (or use --dry-run)');
+  for (const result of await unregisterAdmission(kc, name)) {
+    io.stdout(result.action === 'deleted' ? `${result.ref} deleted\n` : `${result.ref} not found at ${serverOf(kc)}; nothing to delete\n`);
+  }
   return EXIT.OK;
-};
+});
 
-function parse<T extends typeof CLUSTER_OPTIONS | typeof REGISTER_OPTIONS>(command: string, argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw new InjectorError('EI_ERR_USAGE', `${command}: ${(e as Error).message}; see "exporter-injector ${command} --help"`, { cause: e });
-  }
-}
-
-function webhookOptions(values: ReturnType<typeof parse<typeof REGISTER_OPTIONS>>): Partial<WebhookOptions> {
-  const failurePolicy = values['failure-policy'];
-  if (failurePolicy !== undefined && !(FAILURE_POLICIES as readonly string[]).includes(failurePolicy)) {
-    throw new InjectorError('EI_ERR_USAGE', `--failure-policy "${failurePolicy}" is invalid; valid: ${FAILURE_POLICIES.join(', ')}`);
-  }
+function webhookOptions(values: FlagValues<typeof REGISTER_SPEC.flags>): Partial<WebhookOptions> {
   return {
     name: values.name,
     service: values.service,
     namespace: values.namespace,
     path: values.path,
     port: integer(values.port, '--port', 1, 65535),
-    failurePolicy: failurePolicy as FailurePolicy | undefined,
+    failurePolicy: values['failure-policy'],
+    validationAction: values['validation-action'],
     timeoutSeconds: integer(values.timeout, '--timeout', TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     labelGate: values['label-gate'],
   };
@@ -207,6 +217,10 @@ async function readCa(explicit: string | undefined, dryRun: boolean, io: CliIo):
       { cause: e },
     );
   }
+  if (explicit === undefined) {
+    // The default file is usually the development CA that serve --dev or certs made: say which CA goes in.
+    io.stderr(`note: caBundle from ${file} (the default --ca-file; made by "exporter-injector certs" or serve --dev); pass --ca-file for another CA\n`);
+  }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
     throw new InjectorError('EI_ERR_INPUT_INVALID', `${file} has no PEM certificate (-----BEGIN CERTIFICATE-----); --ca-file takes the CA certificate, not a key`);
   }
@@ -219,9 +233,7 @@ function newTlsSecret({ service, namespace }: WebhookOptions, name: string): V1S
   return secretManifest({ name, namespace, caCert: ca.cert, cert: serving.cert, key: serving.key });
 }
 
-function describeResult(result: RegisterResult, server: string): string {
-  const ref = `mutatingwebhookconfiguration/${result.name}`;
-  if (result.action === 'created') return `${ref} created at ${server}\n`;
-  if (result.action === 'unchanged') return `${ref} unchanged at ${server}\n`;
-  return `${ref} updated at ${server}:\n${result.changes.map((c) => `  ${c}\n`).join('')}`;
+function describeResult(result: ObjectResult, server: string): string {
+  if (result.action === 'updated') return `${result.ref} updated at ${server}:\n${result.changes.map((c) => `  ${c}\n`).join('')}`;
+  return `${result.ref} ${result.action} at ${server}\n`;
 }

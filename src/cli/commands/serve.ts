@@ -2,26 +2,26 @@
 // webhook, and turns SIGTERM/SIGINT into a bounded drain followed by exit.
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { Logger } from 'pino';
-import { parseServeConfig, serveHelp, wantsHelp, type ServeConfig } from '../../config/serve-config.js';
+import { SERVE_SPEC, serveConfigFrom, type ServeConfig } from '../../config/serve-config.js';
 import type { SidecarMode } from '../../core/types.js';
 import { InjectorError } from '../../errors.js';
 import { detectDefaultSidecarMode } from '../../kube/cluster-version.js';
 import { createLogger } from '../../server/logger.js';
 import { startWebhook, type RunningWebhook } from '../../server/runtime.js';
 import { ensureDevCertificates, TLS_FILES } from '../../tls/files.js';
-import { EXIT, type Command } from '../io.js';
+import { PACKAGE_ROOT } from '../../package-info.js';
+import { defineCommand } from '../command.js';
+import { EXIT } from '../io.js';
 
-/** The example shipped for the --dev hint (relative to the repository root, where npm start runs). */
-export const EXAMPLE_REVIEW = 'deploy/examples/review-redis.json';
+/** The example review the package ships, for the --dev self-check and hint, wherever serve runs from. */
+const EXAMPLE_REVIEW_FILE = join(PACKAGE_ROOT, 'deploy/examples/review-redis.json');
+/** As the hint prints it: relative to where the user stands when that is shorter. */
+export const EXAMPLE_REVIEW = ((rel) => (rel.startsWith('..') ? EXAMPLE_REVIEW_FILE : rel))(relative(process.cwd(), EXAMPLE_REVIEW_FILE));
 
-export const serve: Command = async (argv, io) => {
-  if (wantsHelp(argv)) {
-    io.stdout(serveHelp());
-    return EXIT.OK;
-  }
-  const config = parseServeConfig(argv, io.env);
+export const serve = defineCommand(SERVE_SPEC, async (parsed, io) => {
+  const config = serveConfigFrom(parsed);
   const logger = createLogger(config.logLevel);
 
   if (config.dev) await ensureDevPair(config, logger);
@@ -46,7 +46,7 @@ export const serve: Command = async (argv, io) => {
     io.stderr(await devSelfCheck(config, webhook));
   }
   return EXIT.OK;
-};
+}, { reportsProblems: true });
 
 async function ensureDevPair(config: ServeConfig, logger: Logger): Promise<void> {
   const dir = dirname(config.tlsCert);
@@ -115,7 +115,7 @@ function exitAfterFlush(logger: Logger, code: number): void {
  */
 async function devSelfCheck(config: ServeConfig, webhook: RunningWebhook): Promise<string> {
   try {
-    const [ca, body] = await Promise.all([readFile(join(dirname(config.tlsCert), TLS_FILES.caCert)), readFile(EXAMPLE_REVIEW)]);
+    const [ca, body] = await Promise.all([readFile(join(dirname(config.tlsCert), TLS_FILES.caCert)), readFile(EXAMPLE_REVIEW_FILE)]);
     const answer = await new Promise<string>((resolve, reject) => {
       const req = httpsRequest(
         { host: 'localhost', port: webhook.httpsPort, path: `${config.path}?timeout=10s`, method: 'POST', ca, headers: { 'content-type': 'application/json' }, timeout: 5000 },
@@ -153,7 +153,7 @@ function devHint(config: ServeConfig, webhook: RunningWebhook): string {
     '',
     'The same answer without a server:',
     '',
-    `  npm run cli -- review -f ${EXAMPLE_REVIEW}`,
+    `  npm run -s cli -- review -f ${EXAMPLE_REVIEW}`,
     '',
     `Health: http://localhost:${webhook.healthPort}/readyz   Metrics: http://localhost:${webhook.healthPort}/metrics`,
     '',
