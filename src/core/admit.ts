@@ -1,16 +1,16 @@
 // The single pipeline that the server and the CLI both call:
 // decode review -> decide (annotations + registry) -> render + mutate -> diff into a patch -> encode.
-import jsonPatch, { type Operation } from 'fast-json-patch';
 import { ANNOTATION, nearMissOptIn, parseOptIn } from './annotations.js';
 import { mutatePod } from './mutate.js';
-import { decodeReview, encodePatch, encodeResponse, isPodRequest, podOf } from './review.js';
+import { buildPatch, encodePatch, type PatchOperation } from './patch.js';
+import { decodeReview, encodeResponse, isPodRequest, podOf } from './review.js';
 import { MIRROR_POD_ANNOTATION, type AdmissionReviewResponse, type CoreSettings, type Outcome, type Pod, type Problem, type Registry, type SkipReason } from './types.js';
 
 export interface AdmitResult {
   readonly review: AdmissionReviewResponse;
   readonly outcome: Outcome;
   /** The JSON Patch sent (empty when nothing changes), for the CLI and tests. */
-  readonly patch: readonly Operation[];
+  readonly patch: readonly PatchOperation[];
   /** The request as decoded, for log fields. */
   readonly request: { uid: string; namespace: string | undefined; name: string | undefined; dryRun: boolean };
 }
@@ -23,7 +23,7 @@ function skipped(reason: SkipReason, warnings: string[] = [], problems: Problem[
 export function admit(body: unknown, registry: Registry, settings: CoreSettings): AdmitResult {
   const request = decodeReview(body);
 
-  const answer = (outcome: Outcome, patch: Operation[] = [], namespace?: string, name?: string): AdmitResult => {
+  const answer = (outcome: Outcome, patch: PatchOperation[] = [], namespace?: string, name?: string): AdmitResult => {
     const warnings = outcome.warnings.length > 0 ? { warnings: [...outcome.warnings] } : {};
     let review: AdmissionReviewResponse;
     if (outcome.decision === 'denied') {
@@ -66,7 +66,7 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
     return answer({ decision: 'denied', reason: 'denied', templates: optIn.templates, warnings: result.warnings, problems, patchOperations: 0 }, [], namespace, name);
   }
 
-  const patch = jsonPatch.compare(pod, result.mutated);
+  const patch = buildPatch(pod, result.mutated);
   return answer(
     { decision: 'injected', reason: 'injected', templates: result.templates, warnings: result.warnings, problems: [], patchOperations: patch.length },
     patch,

@@ -56,6 +56,8 @@ function enumValue<T extends string>(
   return fallback;
 }
 
+const KNOWN_ANNOTATIONS: ReadonlySet<string> = new Set(Object.values(ANNOTATION));
+
 /** Reads the opt-in. A pod without `inject`, or with `inject: "false"` or empty, is not opted in. */
 export function parseOptIn(annotations: Record<string, string> | undefined): OptInResult {
   const raw = annotations?.[ANNOTATION.inject];
@@ -85,9 +87,8 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
   const runAsUser = enumValue<RunAsUserMode>(annotations, ANNOTATION.runAsUser, ['template', 'omit'], undefined, problems);
 
   const params = new Map<string, Map<string, string>>();
-  const known = new Set<string>(Object.values(ANNOTATION));
   for (const [key, value] of Object.entries(annotations)) {
-    if (!key.startsWith(PREFIX) || known.has(key)) continue;
+    if (!key.startsWith(PREFIX) || KNOWN_ANNOTATIONS.has(key)) continue;
     const rest = key.slice(PREFIX.length);
     const match = PARAM_KEY.exec(rest);
     if (!match) {

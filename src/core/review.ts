@@ -81,10 +81,6 @@ export function encodeResponse(uid: string, answer: Omit<AdmissionResponse, 'uid
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...answer } };
 }
 
-export function encodePatch(operations: readonly unknown[]): string {
-  return Buffer.from(JSON.stringify(operations)).toString('base64');
-}
-
 /** What the API server would send for creating this pod; the CLI runs the same core through it. */
 export function syntheticReview(pod: Pod, namespace: string, uid = 'dry-run'): unknown {
   return {

@@ -197,6 +197,10 @@ export function targetProblem(format: TargetFormat, value: string): string | und
       // "localhost:8080" parses as a URL with scheme "localhost:"; demanding "scheme://" catches it.
       const why = 'must be an absolute URL such as http://localhost:8080/status';
       if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return why;
+      // Exporters read a comma as a separator: php-fpm_exporter's --phpfpm.scrape-uri and
+      // mongodb_exporter's --mongodb.uri are comma lists, the NATS exporter takes "<id>,<url>".
+      // A sidecar watches one instance, so a comma is never what the user meant.
+      if (value.includes(',')) return 'must not contain ",": exporters read it as a list separator, and a sidecar watches one instance';
       try {
         new URL(value);
       } catch {

@@ -1,22 +1,11 @@
 // kube edge: finds cluster credentials (a given kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster).
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { InjectorError } from '../errors.js';
+import { kubeconfigFiles, SERVICE_ACCOUNT_TOKEN, type CredentialOptions } from './credential-sources.js';
 
-export interface CredentialOptions {
-  /** An explicit kubeconfig file (`--kubeconfig`); wins over everything else. */
-  readonly kubeconfig?: string | undefined;
-  /** A context of that kubeconfig (`--context`); the current context otherwise. */
-  readonly context?: string | undefined;
-  /** Where KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST are read from (the process's by default). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** The service account token file that marks "running in a pod" (overridable for tests). */
-  readonly serviceAccountTokenPath?: string;
-}
-
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export type { CredentialOptions } from './credential-sources.js';
 
 /**
  * The KubeConfig to use, or undefined when there are no credentials at all.
@@ -80,11 +69,4 @@ export function requireKubeConfig(options: CredentialOptions = {}, offlineHint =
 /** The server URL of the current context, for messages. */
 export function serverOf(kc: KubeConfig): string {
   return kc.getCurrentCluster()?.server ?? '(unknown server)';
-}
-
-function kubeconfigFiles(env: Readonly<Record<string, string | undefined>>): string[] {
-  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter((f) => f.length > 0);
-  const home = env.HOME ?? homedir();
-  const file = join(home, '.kube', 'config');
-  return existsSync(file) ? [file] : [];
 }

@@ -4,7 +4,7 @@ import type { V1LabelSelector, V1MutatingWebhook, V1MutatingWebhookConfiguration
 import { InjectorError } from '../errors.js';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
 import { PREFIX, type Policy } from '../core/types.js';
-import { isDnsLabel, isDnsSubdomain } from '../core/values.js';
+import { isDnsLabel, isDnsSubdomain, isUrlPath } from '../core/values.js';
 import { webhookConditions } from './admission-cel.js';
 
 /** Name of the MutatingWebhookConfiguration object (and the stem of the policy objects' names). */
@@ -85,7 +85,7 @@ export function resolveWebhookOptions(partial: Partial<WebhookOptions> = {}): We
   if (!isDnsSubdomain(o.name)) problems.push(`name "${o.name}" is not a DNS subdomain (lowercase letters, digits, '-', '.')`);
   if (!isDnsLabel(o.service)) problems.push(`service "${o.service}" is not a DNS label (lowercase letters, digits, '-', at most 63)`);
   if (!isDnsLabel(o.namespace)) problems.push(`namespace "${o.namespace}" is not a DNS label (lowercase letters, digits, '-', at most 63)`);
-  if (!o.path.startsWith('/')) problems.push(`path "${o.path}" must start with '/'`);
+  if (!isUrlPath(o.path)) problems.push(`path "${o.path}" is not an absolute URL path such as /mutate (letters, digits, '-', '.', '_', '~', '/')`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) problems.push(`port ${o.port} is not an integer in 1..65535`);
   if (!FAILURE_POLICIES.includes(o.failurePolicy)) problems.push(`failurePolicy "${o.failurePolicy}" is not one of ${FAILURE_POLICIES.join(', ')}`);
   if (!VALIDATION_ACTIONS.includes(o.validationAction)) problems.push(`validationAction "${o.validationAction}" is not one of ${VALIDATION_ACTIONS.join(', ')}`);

@@ -4,7 +4,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { admit as coreAdmit } from '../core/admit.js';
-import type { CoreSettings, Registry } from '../core/types.js';
+import type { AdmissionReviewResponse, CoreSettings, Registry } from '../core/types.js';
 import { httpStatusOf, isInjectorError, type ErrorCode } from '../errors.js';
 import type { Current } from './current.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -36,7 +36,7 @@ const MIB = 1024 * 1024;
  * info it would be most of the log volume and a third of the skip path's cost, and
  * exporter_injector_admissions_total counts them by reason all the same.
  */
-const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', 'subresource', 'ignored-namespace', 'not-opted-in']);
+const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', 'subresource', 'ignored-namespace', 'not-opted-in', 'mirror-pod']);
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;
@@ -112,7 +112,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       },
       'admission',
     );
-    return reply.send(result.review);
+    return reply.type('application/json; charset=utf-8').send(reviewJson(result.review));
   });
 
   return app;
@@ -150,6 +150,19 @@ function clientError(error: FastifyError, limitText: string, contentType: string
     return { status: error.statusCode, code: 'EI_ERR_HTTP_BODY', message: `the request was refused: ${error.message}` };
   }
   return undefined;
+}
+
+/**
+ * The answer as JSON text. The patch is base64 (core/patch.ts encodePatch), whose alphabet JSON
+ * never escapes, so it is copied in rather than scanned again by JSON.stringify (it is most of
+ * the answer).
+ */
+export function reviewJson(review: AdmissionReviewResponse): string {
+  const { patch, ...rest } = review.response;
+  if (patch === undefined) return JSON.stringify(review);
+  const text = JSON.stringify({ ...review, response: rest });
+  // `...,"response":{...}}`: the patch goes in before the last two braces.
+  return `${text.slice(0, -2)},"patch":"${patch}"}}`;
 }
 
 function uidOf(body: unknown): string | undefined {

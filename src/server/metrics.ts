@@ -2,13 +2,19 @@
 // so two servers in one process (tests, the benchmark) do not share or clash on counters.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Outcome } from '../core/types.js';
+import { VERSION } from '../package-info.js';
 
 const PREFIX = 'exporter_injector_';
 
 export interface WebhookMetrics {
   readonly registry: Registry;
-  /** decision is injected / skipped / denied, or `error` with the error code as reason. */
+  /**
+   * decision is injected / skipped / denied, or `error` with the error code as reason. A denial's
+   * reason is the code of its first problem (EI_ERR_*, a bounded set).
+   */
   readonly admissions: Counter<'decision' | 'reason'>;
+  /** Every problem found in an admission that was denied, or skipped under policy optional, by code. */
+  readonly admissionProblems: Counter<'decision' | 'code'>;
   readonly admissionDuration: Histogram<'decision'>;
   readonly injections: Counter<'template'>;
   readonly registryTemplates: Gauge;
@@ -21,12 +27,32 @@ export interface WebhookMetrics {
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): WebhookMetrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  // Without our prefix: process_* and nodejs_* are the names standard Node.js and process
+  // dashboards and alerts query.
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
+  new Gauge({
+    name: `${PREFIX}build_info`,
+    help: 'Always 1; the labels say which version of exporter-injector runs, on which Node.js.',
+    labelNames: ['version', 'node_version'] as const,
+    registers: [registry],
+  }).set({ version: VERSION, node_version: process.version }, 1);
+
+  const admissionTally = new Tally<'decision' | 'reason'>();
+  const injectionTally = new Tally<'template'>();
   const admissions = new Counter({
     name: `${PREFIX}admissions_total`,
     help: 'Admission reviews answered, by decision (injected, skipped, denied, error) and reason (skip reason or error code).',
     labelNames: ['decision', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      admissionTally.copyTo(this);
+    },
+  });
+  const admissionProblems = new Counter({
+    name: `${PREFIX}admission_problems_total`,
+    help: 'Problems found in admissions that were denied, or skipped under policy optional, by decision and problem code (EI_ERR_*).',
+    labelNames: ['decision', 'code'] as const,
     registers: [registry],
   });
   const admissionDuration = new Histogram({
@@ -42,6 +68,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     help: 'Exporter sidecars injected, by template.',
     labelNames: ['template'] as const,
     registers: [registry],
+    collect() {
+      injectionTally.copyTo(this);
+    },
   });
   const registryTemplates = new Gauge({
     name: `${PREFIX}registry_templates`,
@@ -64,17 +93,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     registers: [registry],
   });
 
-  // Label sets are few and fixed (decision × reason, template names); looking up the labelled
-  // child once spares hashing a label object on every request.
-  const admissionChildren = new Map<string, { inc(): void }>();
+  // The label sets are few and fixed; the labelled histogram child is looked up once.
   const durationChildren = new Map<string, { observe(v: number): void }>();
-  const injectionChildren = new Map<string, { inc(): void }>();
-  const admission = (decision: string, reason: string) => {
-    const key = `${decision}\0${reason}`;
-    let child = admissionChildren.get(key);
-    if (!child) admissionChildren.set(key, (child = admissions.labels({ decision, reason })));
-    return child;
-  };
+  const problemChildren = new Map<string, { inc(): void }>();
   const duration = (decision: string) => {
     let child = durationChildren.get(decision);
     if (!child) durationChildren.set(decision, (child = admissionDuration.labels({ decision })));
@@ -84,6 +105,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
   return {
     registry,
     admissions,
+    admissionProblems,
     admissionDuration,
     injections,
     registryTemplates,
@@ -91,18 +113,41 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     certificateReloadFailures,
     certificateExpiry,
     recordOutcome(outcome, seconds) {
-      admission(outcome.decision, outcome.reason).inc();
+      const first = outcome.problems[0];
+      const reason = outcome.decision === 'denied' && first ? first.code : outcome.reason;
+      admissionTally.add(`${outcome.decision}\0${reason}`, () => ({ decision: outcome.decision, reason }));
       duration(outcome.decision).observe(seconds);
-      if (outcome.decision !== 'injected') return;
-      for (const template of outcome.templates) {
-        let child = injectionChildren.get(template);
-        if (!child) injectionChildren.set(template, (child = injections.labels({ template })));
+      for (const problem of outcome.problems) {
+        const key = `${outcome.decision}\0${problem.code}`;
+        let child = problemChildren.get(key);
+        if (!child) problemChildren.set(key, (child = admissionProblems.labels({ decision: outcome.decision, code: problem.code })));
         child.inc();
       }
+      if (outcome.decision !== 'injected') return;
+      for (const template of outcome.templates) injectionTally.add(template, () => ({ template }));
     },
     recordError(code, seconds) {
-      admission('error', code).inc();
+      admissionTally.add(`error\0${code}`, () => ({ decision: 'error', reason: code }));
       duration('error').observe(seconds);
     },
   };
+}
+
+/**
+ * Counts kept in a plain map on the request path and copied into their prom-client counter when
+ * it is scraped (its collect hook): prom-client validates and hashes the labels on every inc().
+ */
+class Tally<L extends string> {
+  readonly #counts = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+
+  add(key: string, labels: () => Partial<Record<L, string>>): void {
+    const entry = this.#counts.get(key);
+    if (entry) entry.n += 1;
+    else this.#counts.set(key, { labels: labels(), n: 1 });
+  }
+
+  copyTo(counter: Counter<L>): void {
+    counter.reset();
+    for (const { labels, n } of this.#counts.values()) counter.inc(labels, n);
+  }
 }

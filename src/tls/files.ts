@@ -4,7 +4,7 @@ import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from '
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InjectorError } from '../errors.js';
-import { DEV_SANS, generateCa, issueServingCertificate, type PemPair } from './generate.js';
+import type { PemPair } from './generate.js';
 import { TLS_FILES } from './names.js';
 
 export { TLS_FILES } from './names.js';
@@ -162,6 +162,8 @@ export async function ensureDevCertificates(
     const [present, missing] = hasCaCert ? [paths.caCertPath, paths.caKeyPath] : [paths.caKeyPath, paths.caCertPath];
     throw new InjectorError('EI_ERR_TLS_INVALID', `${present} exists but ${missing} does not, so no serving pair can be signed; remove ${present} or run "exporter-injector certs --dev --force --out ${dir}"`);
   }
+  // node-forge (generate.js) only creates certificates: a webhook serving existing ones never loads it.
+  const { DEV_SANS, generateCa, issueServingCertificate } = await import('./generate.js');
   const ca = hasCaCert ? await readCaPair(paths.caCertPath, paths.caKeyPath) : generateCa();
   const serving = issueServingCertificate(ca, {
     service: options.service ?? DEFAULT_SERVICE,

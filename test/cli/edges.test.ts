@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { main } from '../../src/cli/main.js';
+import { COMMANDS, main } from '../../src/cli/main.js';
 import { EXIT, ERROR_CODES, exitCodeOf, type ErrorCode } from '../../src/errors.js';
 import { buildHealthApp } from '../../src/server/health-app.js';
 import { createMetrics } from '../../src/server/metrics.js';
@@ -23,8 +23,7 @@ async function run(args: string[], env: Record<string, string> = {}) {
 
 describe('one way to fail', () => {
   it('every command answers --help with its flags and exit codes, and refuses an unknown flag with a suggestion', async () => {
-    const names = ['serve', 'inject', 'review', 'templates', 'certs', 'register', 'unregister'];
-    for (const name of names) {
+    for (const name of Object.keys(COMMANDS)) {
       const help = await run([name, '--help']);
       assert.equal(help.code, EXIT.OK, `${name} --help`);
       assert.match(help.stdout, new RegExp(`^usage: exporter-injector ${name} `), `${name} --help usage line`);

@@ -14,6 +14,8 @@ import {
   startNginx,
   startPostgres,
   startRedis,
+  startSquid,
+  startVarnish,
   type Server,
   type ServerTls,
   type Workspace,
@@ -201,7 +203,8 @@ export const CASES: readonly Case[] = [
     exporter: { package: 'prometheus-mysqld-exporter', binary: '/usr/bin/prometheus-mysqld-exporter', homepage: /github\.com\/prometheus\/mysqld_exporter/ },
     serverPackage: 'mariadb-server',
     ports: [3306],
-    health: (s) => `mysql_up{${s}}`,
+    // Every collector succeeded too: a missing grant shows as mysql_exporter_last_scrape_error 1.
+    health: (s) => `mysql_up{${s}} * on() (1 - mysql_exporter_last_scrape_error{${s}})`,
     gap: {
       difference:
         'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both; a secretFiles param can now mount one, but the built-in template cannot make its required credentials and --mysqld.* flags conditional on it (docs/templates.md)',
@@ -363,10 +366,52 @@ export const CASES: readonly Case[] = [
       };
     },
   },
+  {
+    kind: 'provable',
+    template: 'varnish',
+    exporter: { package: 'prometheus-varnish-exporter', binary: '/usr/bin/prometheus-varnish-exporter', homepage: /github\.com\/(jonnenauha|otto-de)\/prometheus_varnish_exporter/ },
+    serverPackage: 'varnish',
+    ports: [],
+    // 1 only when varnishstat read varnishd's VSM through the shared, read-only volume.
+    health: (s) => `varnish_up{${s}}`,
+    async fixture(ws) {
+      const workdir = await ws.dir('varnish-workdir');
+      // The uid the template runs the exporter as is the one the official image runs varnishd as.
+      const server = await startVarnish(ws, workdir, 1000);
+      return {
+        containers: [{ ...app('varnish', 'varnish:7.7.3', 80), volumeMounts: [{ name: 'varnish-workdir', mountPath: '/var/lib/varnish' }] }],
+        params: { workdir: 'varnish-workdir' },
+        spec: { volumes: [{ name: 'varnish-workdir', emptyDir: {} }] },
+        podVolumes: { 'varnish-workdir': workdir },
+        servers: [server],
+      };
+    },
+  },
+  {
+    kind: 'provable',
+    template: 'squid',
+    exporter: { package: 'prometheus-squid-exporter', binary: '/usr/bin/prometheus-squid-exporter', homepage: /github\.com\/boynux\/squid-exporter/ },
+    serverPackage: 'squid',
+    ports: [3128],
+    health: (s) => `squid_up{${s}}`,
+    async fixture(ws) {
+      const server = await startSquid(ws, 3128);
+      return {
+        containers: [app('squid', 'ubuntu/squid:5.7-22.10_beta', 3128)],
+        params: {},
+        servers: [server],
+      };
+    },
+  },
   { kind: 'unprovable', template: 'consul', why: 'no consul_exporter in Debian 12 (prometheus-consul-exporter does not exist)' },
   { kind: 'unprovable', template: 'dnsmasq', why: 'k8s-dns-sidecar (kubernetes/dns) is not packaged in Debian' },
   { kind: 'unprovable', template: 'graphite', why: 'no graphite_exporter in Debian 12 (prometheus-graphite-exporter does not exist)' },
   { kind: 'unprovable', template: 'json', why: 'no json_exporter in Debian 12' },
+  {
+    kind: 'unprovable',
+    template: 'jmx',
+    why: 'jmx_exporter is not packaged in Debian 12 (upstream publishes jars only; no prometheus-jmx-exporter or jmx-exporter package)',
+  },
   { kind: 'unprovable', template: 'memcached', why: 'no memcached_exporter in Debian 12 (prometheus-memcached-exporter does not exist)' },
   {
     kind: 'unprovable',

@@ -120,7 +120,7 @@ async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, exporter: V1
     if (!probes.ok) return { ok: false, summary: probes.summary, output: proc.output() };
     const { target } = outcome.value;
     // Queries are shown without the target selector, which every one of them carries.
-    const shown = (query: string) => query.replace(`{${selector}}`, '').replace(`${selector},`, '');
+    const shown = (query: string) => query.replaceAll(`{${selector}}`, '').replaceAll(`${selector},`, '');
     if (c.expectFailure) {
       return { ok: true, summary: `fails as users will see it (${c.expectFailure.what}): ${target.scrapeUrl} and the exporter's log say "${said ?? ''}"`, output: proc.output() };
     }

@@ -153,13 +153,15 @@ export async function startMariadb(ws: Workspace, port: number, user: string, pa
     '--skip-log-bin',
     '--innodb-buffer-pool-size=16M',
   ]);
-  // The grants and connection limit the mysqld_exporter README recommends.
-  const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}' WITH MAX_USER_CONNECTIONS 3; GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '${user}'@'127.0.0.1';`;
+  // The grants and connection limit the mysqld_exporter README recommends, plus SLAVE MONITOR:
+  // since MariaDB 10.5.9 REPLICATION CLIENT no longer allows SHOW SLAVE STATUS, which the default
+  // slave_status collector runs (without it mysql_exporter_last_scrape_error is 1).
+  const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}' WITH MAX_USER_CONNECTIONS 3; GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO '${user}'@'127.0.0.1';`;
   await stopOnFailure(proc, async () => {
     await waitForPort(port, proc, 60_000);
     await retry('create the exporter user', 20_000, () => runOk('mariadb', 'mariadb', ['--no-defaults', '-S', socket, '-u', 'root', '-e', sql], 10_000));
   });
-  return { port, summary: `MariaDB on 127.0.0.1:${port}, user ${user} with PROCESS, REPLICATION CLIENT, SELECT`, stop: serverStop(proc) };
+  return { port, summary: `MariaDB on 127.0.0.1:${port}, user ${user} with PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT`, stop: serverStop(proc) };
 }
 
 export async function startNginx(ws: Workspace, port: number): Promise<Server> {
@@ -301,4 +303,55 @@ export async function startLogWriter(dir: string, file: string): Promise<Server>
     summary: `an access log ${file} on the pod's log volume, one line every 300 ms`,
     stop: async () => clearInterval(timer),
   };
+}
+
+/**
+ * varnishd as the official varnish image runs it: as uid 1000 (USER varnish), without a jail, its
+ * working directory on the volume the exporter shares (here `workdir`, standing in for the pod's
+ * emptyDir mounted at /var/lib/varnish), as `<workdir>/varnishd`, the image's -n.
+ */
+export async function startVarnish(ws: Workspace, workdir: string, uid: number): Promise<Server> {
+  await runOk('chown varnish workdir', 'chown', [`${uid}:${uid}`, workdir], 10_000);
+  const port = await freePort();
+  const backend = await freePort();
+  const instance = join(workdir, 'varnishd');
+  const proc = start('varnishd', 'setpriv', [
+    `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--',
+    '/usr/sbin/varnishd',
+    '-F',
+    '-j', 'none',
+    '-n', instance,
+    '-a', `127.0.0.1:${port}`,
+    '-T', '127.0.0.1:0',
+    '-b', `127.0.0.1:${backend}`,
+    '-s', 'malloc,16m',
+  ]);
+  // varnishd compiles its VCL with cc before the child listens.
+  await stopOnFailure(proc, () => waitForPort(port, proc, 60_000));
+  return { port, summary: `varnishd on 127.0.0.1:${port} as uid ${uid}, -j none, -n <workdir>/varnishd on the shared volume`, stop: serverStop(proc) };
+}
+
+/**
+ * Squid with Debian's defaults where they matter to the exporter: the cache manager open to
+ * localhost (http_access allow localhost manager) and no cachemgr_passwd.
+ */
+export async function startSquid(ws: Workspace, port: number): Promise<Server> {
+  const dir = await ws.dir('squid', 'proxy');
+  await writeFile(join(dir, 'squid.conf'), `http_port 127.0.0.1:${port}
+pid_filename ${join(dir, 'squid.pid')}
+cache_log stdio:${join(dir, 'cache.log')}
+access_log none
+coredump_dir ${dir}
+netdb_filename none
+pinger_enable off
+shutdown_lifetime 1 seconds
+cache_effective_user proxy
+http_access allow localhost manager
+http_access deny manager
+http_access allow localhost
+http_access deny all
+`);
+  const proc = start('squid', '/usr/sbin/squid', ['-N', '-f', join(dir, 'squid.conf')]);
+  await stopOnFailure(proc, () => waitForPort(port, proc, 30_000));
+  return { port, summary: `Squid on 127.0.0.1:${port}, cache manager allowed from localhost, no cachemgr_passwd`, stop: serverStop(proc) };
 }

@@ -16,6 +16,8 @@ PACKAGES=(
   prometheus-bind-exporter bind9
   prometheus-process-exporter
   prometheus-elasticsearch-exporter
+  prometheus-varnish-exporter varnish
+  prometheus-squid-exporter squid
   mtail
   # unshare and setpriv (private mount/network namespaces, the template's user) and `ip`.
   util-linux iproute2

@@ -28,7 +28,9 @@ describe('built-in templates', () => {
   it('pins every image to a tag or digest and gives each a source', () => {
     for (const t of all) {
       assert.equal(imageProblem(t.image), undefined, `${t.name}: ${t.image}`);
-      assert.match(t.source, /reference\/exporters\.md §\d+/, `${t.name} must cite its reference section`);
+      // Users have the upstream repositories, not the project's research notes.
+      assert.match(t.source, /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+\/(tree|blob)\/[\w.-]+/, `${t.name} must cite its upstream repository at a tag`);
+      assert.doesNotMatch(t.source, /exporters\.md|anchors\.md|DESIGN\.md/, `${t.name} cites a file users do not have`);
       assert.equal(t.version, '1.0.0');
     }
   });
@@ -50,9 +52,10 @@ describe('built-in templates', () => {
       const { requests, limits } = t.resources;
       for (const q of [requests.cpu, requests.memory, limits.memory]) assert.ok((parseQuantity(q) ?? 0) > 0, `${t.name}: ${q}`);
       assert.ok((parseQuantity(limits.memory) ?? 0) >= (parseQuantity(requests.memory) ?? Infinity), t.name);
-      // Small sidecars: 10m-100m CPU, at most 128Mi of memory.
+      // Small sidecars: 10m-100m CPU, at most 128Mi of memory (256Mi for the JVM of jmx).
       assert.ok((parseQuantity(requests.cpu) ?? 1) <= 0.1, `${t.name}: cpu request ${requests.cpu}`);
-      assert.ok((parseQuantity(limits.memory) ?? Infinity) <= 128 * 2 ** 20, `${t.name}: memory limit ${limits.memory}`);
+      const maxMemory = (t.name === 'jmx' ? 256 : 128) * 2 ** 20;
+      assert.ok((parseQuantity(limits.memory) ?? Infinity) <= maxMemory, `${t.name}: memory limit ${limits.memory}`);
     }
   });
 
@@ -80,7 +83,12 @@ describe('built-in templates', () => {
 
   it('declares probes only on exporters with a health endpoint', () => {
     const withProbes = all.filter((t) => Object.keys(t.probes).length > 0).map((t) => t.name).sort();
-    assert.deepEqual(withProbes, ['consul', 'elasticsearch', 'redis', 'sql', 'statsd']);
+    assert.deepEqual(withProbes, ['consul', 'elasticsearch', 'jmx', 'redis', 'sql', 'statsd', 'uwsgi', 'varnish']);
+    assert.equal(get('jmx').probes.liveness?.path, '/-/healthy');
+    assert.equal(get('uwsgi').probes.liveness?.path, '/-/healthy');
+    // Served only because the template passes -web.health-path with the same path.
+    assert.equal(get('varnish').probes.liveness?.path, '/healthz');
+    assert.ok(get('varnish').args.includes('-web.health-path=/healthz'));
     assert.equal(get('redis').probes.liveness?.path, '/health');
     assert.equal(get('elasticsearch').probes.liveness?.path, '/healthz');
     assert.equal(get('statsd').probes.liveness?.path, '/-/healthy');
@@ -140,6 +148,8 @@ describe('built-in templates', () => {
     assert.deepEqual(kinds('sql'), ['config:configMap:true']);
     assert.deepEqual(kinds('mtail'), ['logs:podVolume:true', 'progs:configMap:true']);
     assert.deepEqual(kinds('statsd'), ['mapping:configMap:false']);
+    assert.deepEqual(kinds('jmx'), ['config:configMap:true']);
+    assert.deepEqual(kinds('varnish'), ['workdir:podVolume:true']);
     assert.ok(get('mtail').args.includes('--logtostderr'), 'mtail must log to stderr to keep the root filesystem read-only');
   });
 
@@ -147,5 +157,24 @@ describe('built-in templates', () => {
     const t = get('dnsmasq');
     assert.equal(t.port, 10054);
     assert.match(t.image, /^registry\.k8s\.io\/dns\/k8s-dns-sidecar:/);
+  });
+
+  it('says in every description which metric tells that the exporter lost its server', () => {
+    for (const t of all) assert.match(t.description, /Health: \S/, `${t.name}: no "Health:" sentence in the description`);
+  });
+
+  it('documents the grants of every template that logs in to a database', () => {
+    for (const name of ['mysqld', 'postgres', 'mongodb', 'pgbouncer', 'redis', 'elasticsearch', 'sql']) {
+      assert.match(get(name).description, /(Grants|Privileges): /, name);
+    }
+    // MariaDB 10.5.9 split SHOW SLAVE STATUS out of REPLICATION CLIENT.
+    assert.match(get('mysqld').description, /SLAVE MONITOR/);
+  });
+
+  it('asks the NATS exporter for /healthz, its only series that turns 0 when the server stops', () => {
+    const t = get('nats');
+    assert.ok(t.args.includes('-healthz'));
+    // Go's flag parsing stops at the first positional argument: the URL stays last.
+    assert.equal(t.args.at(-1), '{target}');
   });
 });

@@ -27,6 +27,9 @@ export const serve = defineCommand(SERVE_SPEC, async (parsed, io) => {
   if (config.dev) await ensureDevPair(config, logger);
   const sidecarMode = await resolveSidecarMode(config, logger);
   const webhook = await startWebhook({ config, logger, sidecarMode });
+  // Before "serving" is announced: a SIGTERM sent as soon as it appears (and /readyz turns 200
+  // just before it) must drain, not kill the process with the default signal action.
+  handleSignals(webhook, logger);
 
   logger.info(
     {
@@ -40,7 +43,6 @@ export const serve = defineCommand(SERVE_SPEC, async (parsed, io) => {
     },
     'serving',
   );
-  handleSignals(webhook, logger);
   if (config.dev) {
     io.stderr(devHint(config, webhook));
     io.stderr(await devSelfCheck(config, webhook));
