@@ -1,12 +1,13 @@
 // The settings of the core that every command running it shares (serve, inject, review): the same
 // flags, environment variables, defaults and meaning, so `--sidecar-mode auto` means one thing.
 import { DEFAULT_CORE_SETTINGS, DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
-import type { SidecarMode } from '../core/types.js';
+import type { RunAsUserMode, SidecarMode } from '../core/types.js';
 import { isDnsLabel } from '../core/values.js';
 import type { Flag } from './flags.js';
 
 export const SIDECAR_MODES = ['auto', 'native', 'classic'] as const;
 export type SidecarModeSetting = (typeof SIDECAR_MODES)[number];
+export const RUN_AS_USER_MODES = ['template', 'omit'] as const satisfies readonly RunAsUserMode[];
 
 /** Flags of every command that runs the core. */
 export const CORE_FLAGS = {
@@ -18,6 +19,14 @@ export const CORE_FLAGS = {
     default: 'auto',
     env: 'EXPORTER_INJECTOR_SIDECAR_MODE',
     help: 'default for pods without a sidecar annotation: native (Kubernetes >= 1.29), classic, or auto (from the cluster version; native when no cluster is reachable, and always offline)',
+  },
+  'run-as-user': {
+    type: 'string',
+    value: 'MODE',
+    choices: RUN_AS_USER_MODES,
+    default: 'template',
+    env: 'EXPORTER_INJECTOR_RUN_AS_USER',
+    help: 'template: exporters run as their template\'s UID; omit: runAsUser/runAsGroup left out where the image declares a numeric non-root USER, for platforms that assign UIDs (OpenShift restricted-v2); a pod\'s run-as-user annotation wins',
   },
   'ignored-namespaces': {
     type: 'string',

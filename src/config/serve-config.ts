@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import { parseFlags, type CommandSpec, type Flag, type Parsed } from './flags.js';
 import { DEFAULT_IGNORED_NAMESPACES } from '../core/defaults.js';
 import { isUrlPath } from '../core/values.js';
+import type { RunAsUserMode } from '../core/types.js';
 import { InjectorError } from '../errors.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../server/connection-limits.js';
 import { DEFAULT_CIPHER_SUITES, cipherSuitesProblem } from '../tls/ciphers.js';
@@ -25,6 +26,8 @@ export interface ServeConfig {
   readonly logLevel: LogLevel;
   readonly ignoredNamespaces: readonly string[];
   readonly sidecarMode: SidecarModeSetting;
+  /** `omit` for OpenShift (restricted-v2 SCC): see RunAsUserMode. */
+  readonly runAsUser: RunAsUserMode;
   readonly bodyLimitBytes: number;
   readonly drainTimeoutSeconds: number;
   readonly shutdownDelaySeconds: number;
@@ -202,6 +205,7 @@ export function serveConfigFrom(parsed: Parsed<typeof SERVE_SPEC.flags>, probe: 
   const logLevel = choiceSetting(raw('log-level'), LOG_LEVELS, DEFAULTS.logLevel, problems);
   // Choices were checked by the flag parser.
   const sidecarMode = parsed.values['sidecar-mode'];
+  const runAsUser = parsed.values['run-as-user'];
 
   let ignoredNamespaces: readonly string[] = DEFAULTS.ignoredNamespaces;
   const nsRaw = raw('ignored-namespaces');
@@ -272,6 +276,7 @@ export function serveConfigFrom(parsed: Parsed<typeof SERVE_SPEC.flags>, probe: 
     logLevel,
     ignoredNamespaces,
     sidecarMode,
+    runAsUser,
     bodyLimitBytes,
     drainTimeoutSeconds,
     shutdownDelaySeconds,

@@ -1,5 +1,5 @@
 // Stage 2a: read the pod's exporter-injector.io/* annotations into a typed opt-in, or problems.
-import { PREFIX, type Policy, type Problem, type ScrapeMode, type SidecarMode } from './types.js';
+import { PREFIX, type Policy, type Problem, type RunAsUserMode, type ScrapeMode, type SidecarMode } from './types.js';
 import { closest } from './values.js';
 
 export const ANNOTATION = {
@@ -7,6 +7,7 @@ export const ANNOTATION = {
   policy: `${PREFIX}policy`,
   scrape: `${PREFIX}scrape`,
   sidecar: `${PREFIX}sidecar`,
+  runAsUser: `${PREFIX}run-as-user`,
   /** Written by the injector: what was injected, from which template version and hash. */
   status: `${PREFIX}status`,
 } as const;
@@ -24,6 +25,8 @@ export interface OptIn {
   readonly scrape: ScrapeMode;
   /** Unset means the cluster default (settings.defaultSidecarMode). */
   readonly sidecar: SidecarMode | undefined;
+  /** Unset means the setting (settings.runAsUser). */
+  readonly runAsUser?: RunAsUserMode | undefined;
   /** `<template>.<param>` values, keyed by template then param. */
   readonly params: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
@@ -81,6 +84,7 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
   const policy = enumValue<Policy>(annotations, ANNOTATION.policy, ['required', 'optional'], 'required', problems) ?? 'required';
   const scrape = enumValue<ScrapeMode>(annotations, ANNOTATION.scrape, ['auto', 'override', 'off'], 'auto', problems) ?? 'auto';
   const sidecar = enumValue<SidecarMode>(annotations, ANNOTATION.sidecar, ['native', 'classic'], undefined, problems);
+  const runAsUser = enumValue<RunAsUserMode>(annotations, ANNOTATION.runAsUser, ['template', 'omit'], undefined, problems);
 
   const params = new Map<string, Map<string, string>>();
   for (const [key, value] of Object.entries(annotations)) {
@@ -109,7 +113,7 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
     forTemplate.set(param, value);
   }
 
-  return { optedIn: true, optIn: { templates, policy, scrape, sidecar, params }, problems };
+  return { optedIn: true, optIn: { templates, policy, scrape, sidecar, runAsUser, params }, problems };
 }
 
 /**

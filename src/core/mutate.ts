@@ -2,7 +2,7 @@
 // the injected label and the status record. Clashes with what the pod already has are problems.
 import type { V1Container, V1PodSpec as PodSpec } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
-import { renderExporterCached, type RenderedExporter } from './render.js';
+import { renderExporterCached, type RenderedExporter, type RenderResult } from './render.js';
 import type { InjectionStatus } from './status.js';
 import { PREFIX, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
 import { closest, imageRepository } from './values.js';
@@ -13,6 +13,17 @@ export type MutateResult =
 
 const PROMETHEUS = 'prometheus.io/';
 
+/**
+ * Per-exporter scrape annotations, `metrics.exporter-injector.io/<slot>: "<portName> <scheme> <path>"`,
+ * one per exporter in the order injected. The shipped PodMonitor has one endpoint per slot and keeps
+ * the target whose port name equals the slot's (relabel action keepequal), with that path and scheme:
+ * a relabeling cannot look a value up by the target's port name, but it can compare against a label
+ * of a fixed name. Outside our `exporter-injector.io/` prefix, whose keys are the pod's input.
+ */
+export const SCRAPE_SLOT_PREFIX = 'metrics.exporter-injector.io/';
+/** Endpoints of the shipped PodMonitor; exporters beyond this count need an endpoint added. */
+export const SCRAPE_SLOTS = 4;
+
 function allContainers(pod: Pod): { container: V1Container; where: string }[] {
   const spec = pod.spec;
   return [
@@ -22,9 +33,18 @@ function allContainers(pod: Pod): { container: V1Container; where: string }[] {
   ];
 }
 
-function clashes(pod: Pod, exporter: RenderedExporter, earlier: readonly RenderedExporter[]): Problem[] {
+/** Every port the exporter binds: the metrics port and the template's other listening ports. */
+function boundPorts(exporter: RenderedExporter): { port: number; protocol: string; what: string; param?: string }[] {
+  return [
+    { port: exporter.port, protocol: 'TCP', what: 'metrics port', param: 'port' },
+    ...(exporter.template.listens ?? []).map((l) => ({ port: l.port, protocol: l.protocol, what: l.description })),
+  ];
+}
+
+function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExporter[]): Problem[] {
   const problems: Problem[] = [];
-  const { template, container, port } = exporter;
+  const { exporter, invalid } = result;
+  const { template, container } = exporter;
   const existing = allContainers(pod);
 
   const nameOwner = existing.find((c) => c.container.name === container.name);
@@ -36,7 +56,7 @@ function clashes(pod: Pod, exporter: RenderedExporter, earlier: readonly Rendere
   }
 
   const repo = imageRepository(exporter.container.image ?? '');
-  const sameImage = existing.find((c) => c.container.image !== undefined && imageRepository(c.container.image) === repo);
+  const sameImage = invalid.has('image') ? undefined : existing.find((c) => c.container.image !== undefined && imageRepository(c.container.image) === repo);
   if (sameImage) {
     const kind = sameImage.container.restartPolicy === 'Always' ? 'native sidecar' : sameImage.where;
     problems.push({
@@ -45,13 +65,30 @@ function clashes(pod: Pod, exporter: RenderedExporter, earlier: readonly Rendere
     });
   }
 
-  const portOwner = existing.find((c) => (c.container.ports ?? []).some((p) => p.containerPort === port));
-  const earlierOwner = earlier.find((e) => e.port === port);
-  if (portOwner || earlierOwner) {
+  // Ports clash by number and protocol (a pod may use 53/UDP and 53/TCP in different containers).
+  for (const bound of boundPorts(exporter)) {
+    if (bound.param === 'port' && invalid.has('port')) continue;
+    const same = (p: { containerPort?: number; port?: number; protocol?: string }) => (p.containerPort ?? p.port) === bound.port && (p.protocol ?? 'TCP') === bound.protocol;
+    const portOwner = existing.find((c) => (c.container.ports ?? []).some(same));
+    const earlierOwner = earlier.find((e) => boundPorts(e).some(same));
+    if (!portOwner && !earlierOwner) continue;
     const owner = portOwner ? `${portOwner.where} "${portOwner.container.name}"` : `exporter "${earlierOwner?.template.name}"`;
+    const fix = bound.param !== undefined ? `set ${PREFIX}${template.name}.${bound.param} to a free port` : `the exporter's ${bound.what} cannot move: move the other port or remove "${template.name}" from ${ANNOTATION.inject}`;
     problems.push({
       code: 'EI_ERR_CLASH_PORT',
-      message: `template "${template.name}": port ${port} is already used by ${owner}; set ${PREFIX}${template.name}.port to a free port`,
+      message: `template "${template.name}": port ${bound.port}${bound.param === 'port' ? '' : `/${bound.protocol} (${bound.what})`} is already used by ${owner}; ${fix}`,
+    });
+  }
+
+  // Port names are unique in a pod: the API server refuses a second one.
+  const portName = template.portName;
+  const nameUser = existing.find((c) => (c.container.ports ?? []).some((p) => p.name === portName));
+  const earlierNamer = earlier.find((e) => e.template.portName === portName);
+  if (nameUser || earlierNamer) {
+    const owner = nameUser ? `${nameUser.where} "${nameUser.container.name}"` : `exporter "${earlierNamer?.template.name}"`;
+    problems.push({
+      code: 'EI_ERR_CLASH_PORT',
+      message: `template "${template.name}": port name "${portName}" is already used by ${owner}; port names must be unique in a pod: rename that port, or give one of the templates another portName`,
     });
   }
 
@@ -75,6 +112,13 @@ function clashes(pod: Pod, exporter: RenderedExporter, earlier: readonly Rendere
     problems.push({
       code: 'EI_ERR_POD_REQUIREMENT',
       message: `template "${template.name}" reads the other containers' processes: set spec.shareProcessNamespace: true in the pod (the injector never grants it by itself)`,
+    });
+  }
+  const fsGroupWhy = exporter.requires.get('fsGroup');
+  if (fsGroupWhy !== undefined && pod.spec?.securityContext?.fsGroup === undefined) {
+    problems.push({
+      code: 'EI_ERR_POD_REQUIREMENT',
+      message: `template "${template.name}": ${fsGroupWhy}: set spec.securityContext.fsGroup in the pod (any GID, e.g. 2000; the injector never sets it, because it also changes the group of the app's volumes)`,
     });
   }
   return problems;
@@ -112,12 +156,10 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
       });
       continue;
     }
-    const result = renderExporterCached(template, optIn.params.get(name) ?? new Map(), mode);
-    if (!result.ok) {
-      problems.push(...result.problems);
-      continue;
-    }
-    problems.push(...clashes(pod, result.exporter, rendered));
+    const result = renderExporterCached(template, optIn.params.get(name) ?? new Map(), mode, optIn.runAsUser ?? settings.runAsUser ?? 'template');
+    // The pod-level checks run even when a value was refused, so a denial lists every problem.
+    problems.push(...result.problems, ...clashes(pod, result, rendered));
+    warnings.push(...result.exporter.warnings);
     rendered.push(result.exporter);
   }
   problems.push(...runToCompletionProblems(pod, mode));
@@ -147,6 +189,12 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
       added[`${PROMETHEUS}port`] = String(first.port);
       added[`${PROMETHEUS}path`] = first.path;
       added[`${PROMETHEUS}scheme`] = first.template.scheme;
+      const replaced = Object.entries(added).filter(([k, v]) => own[k] !== undefined && own[k] !== v);
+      if (replaced.length > 0) {
+        warnings.push(
+          `${ANNOTATION.scrape}: override replaced the pod's own ${replaced.map(([k, v]) => `${k} ${JSON.stringify(own[k])} -> ${JSON.stringify(v)}`).join(', ')}; the app's own metrics are no longer scraped through these annotations`,
+        );
+      }
     } else if (optIn.scrape === 'auto') {
       warnings.push(
         `the pod's own prometheus.io/* annotations were kept; the ${first.template.name} exporter is exposed on port ${first.template.portName} (${first.port}): scrape it with a PodMonitor, or set ${ANNOTATION.scrape}: override`,
@@ -154,9 +202,17 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
     }
     if (rendered.length > 1 && optIn.scrape !== 'off') {
       warnings.push(
-        `prometheus.io/* annotations can point at one port only (${first.template.name}); scrape the others (${rendered.slice(1).map((e) => e.template.portName).join(', ')}) with the PodMonitor`,
+        `prometheus.io/* annotations can point at one port only (${first.template.name}); the others (${rendered.slice(1).map((e) => e.template.portName).join(', ')}) are scraped by the shipped PodMonitor (or an equivalent job) through the ${SCRAPE_SLOT_PREFIX}<n> annotations`,
       );
     }
+  }
+  rendered.forEach((e, slot) => {
+    added[`${SCRAPE_SLOT_PREFIX}${slot}`] = `${e.template.portName} ${e.template.scheme} ${e.path}`;
+  });
+  if (rendered.length > SCRAPE_SLOTS) {
+    warnings.push(
+      `the shipped PodMonitor scrapes ${SCRAPE_SLOTS} exporters per pod; ${rendered.slice(SCRAPE_SLOTS).map((e) => e.template.name).join(', ')} (${SCRAPE_SLOT_PREFIX}${SCRAPE_SLOTS} and on) need an endpoint added to it`,
+    );
   }
   if (spec.hostNetwork === true) {
     warnings.push(`the pod uses hostNetwork: exporter ports (${rendered.map((e) => e.port).join(', ')}) are opened on the node's network`);

@@ -1,6 +1,7 @@
 // Types shared by every stage of the core pipeline and by the edges that call it.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { ErrorCode } from '../errors.js';
+import type { ParamKindName, SecretFile } from './param-kinds.js';
 
 export type Pod = V1Pod;
 export type Container = V1Container;
@@ -17,6 +18,12 @@ export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 export type Policy = 'required' | 'optional';
 export type ScrapeMode = 'auto' | 'override' | 'off';
 export type SidecarMode = 'native' | 'classic';
+/**
+ * `template`: the exporter runs as the template's runAsUser/runAsGroup. `omit`: they are left out
+ * where the image declares a numeric non-root USER, so a platform that assigns UIDs (OpenShift's
+ * restricted-v2 SCC) can pick one from the namespace's range; runAsNonRoot stays.
+ */
+export type RunAsUserMode = 'template' | 'omit';
 
 // ---------------------------------------------------------------------------------------------
 // Templates (validated and frozen by registry/load.ts; the core only reads them)
@@ -28,15 +35,16 @@ export interface TemplateParam {
   /** The `<param>` in `exporter-injector.io/<template>.<param>`. */
   readonly name: string;
   readonly description: string;
-  /**
-   * arg: appended to args as `arg` with `{value}` replaced; env: an env var with the value;
-   * configMap: a ConfigMap volume mounted at mountPath; podVolume: an existing pod volume
-   * mounted read-only at mountPath.
-   */
-  readonly kind: 'arg' | 'env' | 'configMap' | 'podVolume';
+  /** What the value is and what it adds to the exporter: see core/param-kinds.ts. */
+  readonly kind: ParamKindName;
+  /** arg: the flag with `{value}`; configMap, podVolume: a fixed flag added when the value is given. */
   readonly arg?: string;
+  /** secretFiles: fixed flags added when the value is given (naming the mounted files). */
+  readonly args?: readonly string[];
   readonly env?: string;
   readonly mountPath?: string;
+  /** secretFiles: the Secret keys mounted, each as a file under mountPath. */
+  readonly files?: readonly SecretFile[];
   /** A full-match regular expression the value must satisfy (arg and env kinds). */
   readonly pattern?: string;
   readonly required: boolean;
@@ -49,6 +57,13 @@ export interface TemplateCredential {
   readonly key: string;
   /** Without `<template>.secret` the pod is refused when a credential is required. */
   readonly required: boolean;
+}
+
+export interface TemplateListen {
+  readonly port: number;
+  readonly protocol: 'TCP' | 'UDP';
+  /** What the port is for, for messages (e.g. "StatsD ingest"). */
+  readonly description: string;
 }
 
 export interface TemplateProbe {
@@ -73,6 +88,12 @@ export interface ExporterTemplate {
   readonly portName: string;
   readonly path: string;
   readonly scheme: 'http' | 'https';
+  /**
+   * Other ports the exporter binds (a push bridge's ingest port, for example), clash-checked
+   * against the pod like the metrics port and listed, unnamed, among the container's ports.
+   * Absent rather than empty, so templates without any keep their hash.
+   */
+  readonly listens?: readonly TemplateListen[];
   readonly target: { readonly format: TargetFormat; readonly default: string };
   /**
    * Container args and env values; `{port}`, `{path}` and `{target}` are replaced with the
@@ -91,6 +112,12 @@ export interface ExporterTemplate {
     readonly runAsUser: number;
     readonly runAsGroup?: number;
     readonly readOnlyRootFilesystem: boolean;
+    /**
+     * The image's Dockerfile says `USER <numeric uid>` (not root, not a name): the kubelet can then
+     * prove runAsNonRoot without runAsUser, so `run-as-user: omit` (OpenShift) may leave it out.
+     * Absent means false: only set it where the upstream Dockerfile at the pinned tag was checked.
+     */
+    readonly imageUserIsNumericNonRoot?: boolean;
   };
   /**
    * Liveness only: a sidecar's readiness counts towards the pod's, and a native sidecar's startup
@@ -118,6 +145,8 @@ export interface CoreSettings {
   readonly ignoredNamespaces: readonly string[];
   /** `native` unless the cluster is older than 1.29 (serve reads the version). */
   readonly defaultSidecarMode: SidecarMode;
+  /** Unset means `template`; a pod's `run-as-user` annotation wins. */
+  readonly runAsUser?: RunAsUserMode;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ export function checkPattern(raw: string, pattern: string | undefined): Checked<
 
 /** The kubelet expands $(VAR) in args and env values; `$$` keeps a literal `$` (what the user wrote is what the exporter gets). */
 export function escapeDollar(value: string): string {
-  return value.replaceAll('$', '$$$$');
+  return value.replaceAll('$', () => '$$');
 }
 
 /** Closest known name, to suggest for a typo. */

@@ -2,6 +2,7 @@
 // monitors) for any namespace and release name, as `exporter-injector install` prints it. Every
 // cross-reference is derived here from the two choices, so none can be forgotten; deploy/ is the same set
 // for the defaults, checked object for object against this code (test/deploy). Pure: no I/O.
+import { podMonitorEndpoints } from './pod-monitor.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { serviceDnsNames } from '../tls/generate.js';
 import { desiredAdmissionObjects, type KubeVersion } from './admission-objects.js';
@@ -329,18 +330,8 @@ function monitors(o: InstallOptions, names: Names, meta: Meta, webhookSelector: 
       spec: {
         namespaceSelector: { any: true },
         selector: { matchLabels: { 'exporter-injector.io/injected': 'true' } },
-        podMetricsEndpoints: [
-          {
-            path: '/metrics',
-            scheme: 'http',
-            interval: '30s',
-            relabelings: [
-              { sourceLabels: ['__meta_kubernetes_pod_container_port_name'], regex: '.+-metrics', action: 'keep' },
-              { sourceLabels: ['__meta_kubernetes_pod_container_name'], targetLabel: 'container' },
-              { sourceLabels: ['__meta_kubernetes_pod_container_port_name'], targetLabel: 'exporter_port' },
-            ],
-          },
-        ],
+        // One endpoint per scrape slot: see kube/pod-monitor.ts.
+        podMetricsEndpoints: podMonitorEndpoints(),
       },
     },
     {

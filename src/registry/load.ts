@@ -157,6 +157,7 @@ function finish(file: TemplateFile): ExporterTemplate {
     portName: file.portName ?? `${file.name}-metrics`,
     path: file.path,
     scheme: file.scheme ?? 'http',
+    ...(file.listens === undefined || file.listens.length === 0 ? {} : { listens: file.listens }),
     target: file.target,
     args: file.args,
     env: file.env ?? [],

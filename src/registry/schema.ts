@@ -3,6 +3,7 @@
 // Both report every problem they find, as { path, message } pairs the loader turns into lines.
 import { Ajv, type ErrorObject } from 'ajv';
 import { GENERIC_PARAMS } from '../core/annotations.js';
+import { PARAM_FIELDS, PARAM_KIND_NAMES, PARAM_KINDS, type ParamCheckContext, type ParamField, type ParamKind } from '../core/param-kinds.js';
 import type { ExporterTemplate, TargetFormat } from '../core/types.js';
 import { closest, imageProblem, isDnsLabel, parseQuantity, targetProblem } from '../core/values.js';
 
@@ -40,6 +41,19 @@ const probe = {
   },
 } as const;
 
+// The schema of each field a parameter kind may read (core/param-kinds.ts says which kind reads which).
+const paramFieldSchemas: { [F in ParamField]: object } = {
+  arg: nonEmpty,
+  args: { type: 'array', items: nonEmpty },
+  env: nonEmpty,
+  mountPath: nonEmpty,
+  pattern: nonEmpty,
+  files: {
+    type: 'array',
+    items: { type: 'object', additionalProperties: false, required: ['key', 'path'], properties: { key: nonEmpty, path: nonEmpty } },
+  },
+};
+
 // Typed against ExporterTemplate so a field added to the core type without a schema entry
 // (or the other way round) fails the type check instead of being silently rejected or dropped.
 const templateProperties: { [K in keyof Omit<ExporterTemplate, 'hash'>]-?: object } = {
@@ -53,6 +67,15 @@ const templateProperties: { [K in keyof Omit<ExporterTemplate, 'hash'>]-?: objec
   portName: nonEmpty,
   path: nonEmpty,
   scheme: { enum: ['http', 'https'] },
+  listens: {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['port', 'protocol', 'description'],
+      properties: { port: { type: 'integer', minimum: 1, maximum: 65535 }, protocol: { enum: ['TCP', 'UDP'] }, description: nonEmpty },
+    },
+  },
   target: {
     type: 'object',
     additionalProperties: false,
@@ -87,15 +110,13 @@ const templateProperties: { [K in keyof Omit<ExporterTemplate, 'hash'>]-?: objec
       type: 'object',
       additionalProperties: false,
       required: ['name', 'description', 'kind'],
+      // Every field some kind reads; which kind reads which is checked by checkParams (from PARAM_KINDS).
       properties: {
         name: nonEmpty,
         description: nonEmpty,
-        kind: { enum: ['arg', 'env', 'configMap', 'podVolume'] },
-        arg: nonEmpty,
-        env: nonEmpty,
-        mountPath: nonEmpty,
-        pattern: nonEmpty,
+        kind: { enum: PARAM_KIND_NAMES },
         required: { type: 'boolean' },
+        ...paramFieldSchemas,
       },
     },
   },
@@ -126,6 +147,7 @@ const templateProperties: { [K in keyof Omit<ExporterTemplate, 'hash'>]-?: objec
       runAsUser: { type: 'integer' },
       runAsGroup: { type: 'integer', minimum: 0, maximum: 2147483647 },
       readOnlyRootFilesystem: { type: 'boolean' },
+      imageUserIsNumericNonRoot: { type: 'boolean' },
     },
   },
   probes: {
@@ -233,13 +255,57 @@ const isObj = (v: unknown): v is Loose => typeof v === 'object' && v !== null &&
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
+/** Claims shared by the parts of one template's check: env names and mount paths are unique in it. */
+interface Claims {
+  readonly add: (path: DocPath, message: string) => void;
+  readonly claimEnv: (envName: string, where: DocPath) => void;
+  readonly claimMount: (p: string, where: DocPath) => void;
+}
+
 export function checkSemantics(doc: unknown): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
+  if (!isObj(doc)) return problems;
   const add = (path: DocPath, message: string): void => {
     problems.push({ path, message });
   };
-  if (!isObj(doc)) return problems;
+  const envNames = new Map<string, string>();
+  const mountPaths = new Map<string, string>();
+  const claims: Claims = {
+    add,
+    claimEnv: (envName, where) => {
+      if (!C_IDENTIFIER.test(envName)) {
+        add(where, `"${envName}" must be an environment variable name (letters, digits and "_", not starting with a digit)`);
+        return;
+      }
+      const first = envNames.get(envName);
+      if (first !== undefined) add(where, `environment variable "${envName}" is already set by ${first}`);
+      else envNames.set(envName, formatPath(where));
+    },
+    claimMount: (p, where) => {
+      const why = mountPathProblem(p);
+      if (why) {
+        add(where, `"${p}" ${why}`);
+        return;
+      }
+      const first = mountPaths.get(p);
+      if (first !== undefined) add(where, `mount path "${p}" is already used by ${first}`);
+      else mountPaths.set(p, formatPath(where));
+    },
+  };
+  checkIdentity(doc, claims);
+  checkTargetAndPlaceholders(doc, claims);
+  checkCredentials(doc, claims);
+  const scratchDir = str(doc.scratchDir);
+  if (scratchDir !== undefined) claims.claimMount(scratchDir, ['scratchDir']);
+  checkParams(doc, claims);
+  checkListens(doc, claims);
+  checkResources(doc, claims);
+  checkSecurityContext(doc, claims);
+  checkProbes(doc, claims);
+  return problems;
+}
 
+function checkIdentity(doc: Loose, { add }: Claims): void {
   const name = str(doc.name);
   if (name !== undefined && !isDnsLabel(name, MAX_TEMPLATE_NAME)) {
     add(['name'], `"${name}" must be a DNS label of at most ${MAX_TEMPLATE_NAME} characters (lower-case letters, digits and "-", starting and ending with a letter or digit)`);
@@ -272,8 +338,10 @@ export function checkSemantics(doc: unknown): SchemaProblem[] {
     const why = pathProblem(path);
     if (why) add(['path'], `"${path}" ${why}`);
   }
+}
 
-  // Target: the default must be valid for its format, and `{target}` is used exactly when there is one.
+/** The target default must be valid for its format, and `{target}` is used exactly when there is one. */
+function checkTargetAndPlaceholders(doc: Loose, { add, claimEnv }: Claims): void {
   let format: TargetFormat | undefined;
   if (isObj(doc.target)) {
     const f = str(doc.target.format);
@@ -284,18 +352,6 @@ export function checkSemantics(doc: unknown): SchemaProblem[] {
       if (why) add(['target', 'default'], `"${def}" ${why} (target.format is ${format})`);
     }
   }
-
-  const envNames = new Map<string, string>();
-  const claimEnv = (envName: string, where: DocPath): void => {
-    if (!C_IDENTIFIER.test(envName)) {
-      add(where, `"${envName}" must be an environment variable name (letters, digits and "_", not starting with a digit)`);
-      return;
-    }
-    const first = envNames.get(envName);
-    if (first !== undefined) add(where, `environment variable "${envName}" is already set by ${first}`);
-    else envNames.set(envName, formatPath(where));
-  };
-
   let usesTarget = false;
   const checkPlaceholders = (s: string, where: DocPath): void => {
     for (const ph of placeholdersIn(s)) {
@@ -321,7 +377,9 @@ export function checkSemantics(doc: unknown): SchemaProblem[] {
   if (format === 'none' && usesTarget) {
     add(['target', 'format'], 'is "none" but an arg or env value uses "{target}"');
   }
+}
 
+function checkCredentials(doc: Loose, { add, claimEnv }: Claims): void {
   list(doc.credentials).forEach((c, i) => {
     if (!isObj(c)) return;
     const e = str(c.env);
@@ -331,25 +389,16 @@ export function checkSemantics(doc: unknown): SchemaProblem[] {
       add(['credentials', i, 'key'], `"${k}" must be a Secret key (letters, digits, "-", "_" and ".")`);
     }
   });
+}
 
-  const mountPaths = new Map<string, string>();
-  const claimMount = (p: string, where: DocPath): void => {
-    const why = mountPathProblem(p);
-    if (why) {
-      add(where, `"${p}" ${why}`);
-      return;
-    }
-    const first = mountPaths.get(p);
-    if (first !== undefined) add(where, `mount path "${p}" is already used by ${first}`);
-    else mountPaths.set(p, formatPath(where));
-  };
-  const scratchDir = str(doc.scratchDir);
-  if (scratchDir !== undefined) claimMount(scratchDir, ['scratchDir']);
-
+/** Checks common to every parameter, then the kind's own (PARAM_KINDS) and the fields it does not read. */
+function checkParams(doc: Loose, claims: Claims): void {
+  const { add } = claims;
+  const name = str(doc.name);
   const paramNames = new Map<string, number>();
   list(doc.params).forEach((p, i) => {
     if (!isObj(p)) return;
-    const at = (...rest: string[]): DocPath => ['params', i, ...rest];
+    const at = (...rest: readonly (string | number)[]): DocPath => ['params', i, ...rest];
     const pn = str(p.name);
     if (pn !== undefined) {
       if ((GENERIC_PARAMS as readonly string[]).includes(pn)) {
@@ -363,91 +412,90 @@ export function checkSemantics(doc: unknown): SchemaProblem[] {
       if (first !== undefined) add(at('name'), `parameter "${pn}" is already declared by params[${first}]`);
       else paramNames.set(pn, i);
     }
-    const kind = str(p.kind);
-    const arg = str(p.arg);
-    const env = str(p.env);
-    const mountPath = str(p.mountPath);
     const pattern = str(p.pattern);
     if (pattern !== undefined) {
-      if (kind === 'configMap' || kind === 'podVolume') {
-        add(at('pattern'), `is not used by kind ${kind}: the value is a Kubernetes object name and is checked as one`);
-      }
       try {
         new RegExp(`^(?:${pattern})$`, 'u');
       } catch (e) {
         add(at('pattern'), `does not compile: ${(e as Error).message}`);
       }
     }
-    if (arg !== undefined) {
-      for (const ph of placeholdersIn(arg)) {
-        if (ph !== 'value') add(at('arg'), `unknown placeholder "{${ph}}"; the only placeholder in a parameter's arg is {value}`);
+    const arg = str(p.arg);
+    for (const a of [...(arg !== undefined ? [arg] : []), ...list(p.args).filter((x): x is string => typeof x === 'string')]) {
+      for (const ph of placeholdersIn(a)) {
+        if (ph !== 'value') add(at(arg === a ? 'arg' : 'args'), `unknown placeholder "{${ph}}"; the only placeholder in a parameter's arg is {value}`);
       }
     }
-    switch (kind) {
-      case 'arg':
-        if (arg === undefined) add(at(), 'kind "arg" needs an "arg" such as "--flag={value}"');
-        else if (!arg.includes('{value}')) add(at('arg'), `"${arg}" must contain "{value}"`);
-        if (env !== undefined) add(at('env'), 'is not used by kind "arg"');
-        if (mountPath !== undefined) add(at('mountPath'), 'is not used by kind "arg"');
-        break;
-      case 'env':
-        if (env === undefined) add(at(), 'kind "env" needs an "env" naming the variable');
-        else claimEnv(env, at('env'));
-        if (arg !== undefined) add(at('arg'), 'is not used by kind "env"');
-        if (mountPath !== undefined) add(at('mountPath'), 'is not used by kind "env"');
-        break;
-      case 'configMap':
-      case 'podVolume':
-        if (mountPath === undefined) add(at(), `kind "${kind}" needs a "mountPath"`);
-        else claimMount(mountPath, at('mountPath'));
-        // An arg here is a fixed flag added when the volume is given (for example a mapping file).
-        if (arg?.includes('{value}')) add(at('arg'), `must not contain "{value}" for kind "${kind}": the value is an object name, not a flag value`);
-        if (env !== undefined) add(at('env'), `is not used by kind "${kind}"`);
-        break;
-    }
-  });
-
-  if (isObj(doc.resources)) {
-    const r = doc.resources;
-    const q = (group: string, key: string): number | undefined => {
-      const g = r[group];
-      if (!isObj(g)) return undefined;
-      const v = str(g[key]);
-      if (v === undefined) return undefined;
-      const n = parseQuantity(v);
-      if (n === undefined) {
-        add(['resources', group, key], `"${v}" is not a Kubernetes quantity (for example ${key === 'cpu' ? '50m' : '64Mi'})`);
-        return undefined;
+    const kindName = str(p.kind);
+    if (kindName === undefined || !Object.hasOwn(PARAM_KINDS, kindName)) return;
+    const kind: ParamKind = PARAM_KINDS[kindName as keyof typeof PARAM_KINDS];
+    for (const field of PARAM_FIELDS) {
+      if (p[field] !== undefined && !kind.fields.includes(field)) {
+        add(at(field), `is not used by kind "${kindName}" (it reads: ${kind.fields.join(', ')})`);
       }
-      if (!(n > 0)) add(['resources', group, key], `"${v}" must be greater than zero`);
-      return n;
+    }
+    const ctx: ParamCheckContext = {
+      add: (rest, message) => add(at(...rest), message),
+      claimEnv: (envName, rest) => claims.claimEnv(envName, at(...rest)),
+      claimMount: (mountPath, rest) => claims.claimMount(mountPath, at(...rest)),
     };
-    const reqCpu = q('requests', 'cpu');
-    const reqMem = q('requests', 'memory');
-    const limCpu = q('limits', 'cpu');
-    const limMem = q('limits', 'memory');
-    if (reqMem !== undefined && limMem !== undefined && limMem < reqMem) add(['resources', 'limits', 'memory'], 'must be at least requests.memory');
-    if (reqCpu !== undefined && limCpu !== undefined && limCpu < reqCpu) add(['resources', 'limits', 'cpu'], 'must be at least requests.cpu');
-  }
+    kind.check(p, ctx);
+  });
+}
 
-  if (isObj(doc.securityContext)) {
-    const uid = doc.securityContext.runAsUser;
-    if (typeof uid === 'number' && Number.isInteger(uid) && (uid < 1 || uid > 2147483647)) {
-      add(['securityContext', 'runAsUser'], `${uid} must be a non-root UID from 1 to 2147483647 (Pod Security Standard restricted); use 65534 for images that run as root`);
+/** Extra listening ports: none twice, none on the metrics port with TCP. */
+function checkListens(doc: Loose, { add }: Claims): void {
+  const seen = new Set<string>();
+  if (typeof doc.port === 'number') seen.add(`${doc.port}/TCP`);
+  list(doc.listens).forEach((l, i) => {
+    if (!isObj(l) || typeof l.port !== 'number' || typeof l.protocol !== 'string') return;
+    const id = `${l.port}/${l.protocol}`;
+    if (seen.has(id)) add(['listens', i], `port ${id} is listed twice (or is the metrics port)`);
+    seen.add(id);
+  });
+}
+
+function checkResources(doc: Loose, { add }: Claims): void {
+  if (!isObj(doc.resources)) return;
+  const r = doc.resources;
+  const q = (group: string, key: string): number | undefined => {
+    const g = r[group];
+    if (!isObj(g)) return undefined;
+    const v = str(g[key]);
+    if (v === undefined) return undefined;
+    const n = parseQuantity(v);
+    if (n === undefined) {
+      add(['resources', group, key], `"${v}" is not a Kubernetes quantity (for example ${key === 'cpu' ? '50m' : '64Mi'})`);
+      return undefined;
     }
-  }
+    if (!(n > 0)) add(['resources', group, key], `"${v}" must be greater than zero`);
+    return n;
+  };
+  const reqCpu = q('requests', 'cpu');
+  const reqMem = q('requests', 'memory');
+  const limCpu = q('limits', 'cpu');
+  const limMem = q('limits', 'memory');
+  if (reqMem !== undefined && limMem !== undefined && limMem < reqMem) add(['resources', 'limits', 'memory'], 'must be at least requests.memory');
+  if (reqCpu !== undefined && limCpu !== undefined && limCpu < reqCpu) add(['resources', 'limits', 'cpu'], 'must be at least requests.cpu');
+}
 
-  if (isObj(doc.probes)) {
-    for (const [kind, pr] of Object.entries(doc.probes)) {
-      if (!isObj(pr)) continue;
-      const pp = str(pr.path);
-      if (pp === undefined) continue;
-      const why = pathProblem(pp);
-      if (why) add(['probes', kind, 'path'], `"${pp}" ${why}`);
-    }
+function checkSecurityContext(doc: Loose, { add }: Claims): void {
+  if (!isObj(doc.securityContext)) return;
+  const uid = doc.securityContext.runAsUser;
+  if (typeof uid === 'number' && Number.isInteger(uid) && (uid < 1 || uid > 2147483647)) {
+    add(['securityContext', 'runAsUser'], `${uid} must be a non-root UID from 1 to 2147483647 (Pod Security Standard restricted); use 65534 for images that run as root`);
   }
+}
 
-  return problems;
+function checkProbes(doc: Loose, { add }: Claims): void {
+  if (!isObj(doc.probes)) return;
+  for (const [kind, pr] of Object.entries(doc.probes)) {
+    if (!isObj(pr)) continue;
+    const pp = str(pr.path);
+    if (pp === undefined) continue;
+    const why = pathProblem(pp);
+    if (why) add(['probes', kind, 'path'], `"${pp}" ${why}`);
+  }
 }
 
 /** `['params', 1, 'name']` → `params[1].name`. */

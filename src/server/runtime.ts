@@ -40,6 +40,7 @@ export async function startWebhook(options: RuntimeOptions): Promise<RunningWebh
   const settings: CoreSettings = Object.freeze({
     ignoredNamespaces: config.ignoredNamespaces,
     defaultSidecarMode: options.sidecarMode,
+    runAsUser: config.runAsUser,
   });
 
   // Both loads fail start-up with a coded error: serving without them would answer wrongly.

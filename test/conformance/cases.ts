@@ -2,6 +2,7 @@
 // cannot be. Identity matters: a Debian package of the same name may be another project.
 import type { V1Container } from '@kubernetes/client-node';
 import type { Pod } from '../../src/core/types.js';
+import { generateCa, issueServingCertificate } from '../../src/tls/generate.js';
 import type { Runnable } from './kubelet.js';
 import {
   startApache,
@@ -16,6 +17,7 @@ import {
   startSquid,
   startVarnish,
   type Server,
+  type ServerTls,
   type Workspace,
 } from './servers.js';
 
@@ -61,6 +63,13 @@ export interface ProvableCase {
   readonly ports: readonly number[];
   /** Exporters that wait for their server before listening need longer. */
   readonly listenTimeoutMs?: number;
+  /** Tells a further case of the same template apart (the report shows `template (variant)`). */
+  readonly variant?: string;
+  /**
+   * A misconfiguration users will meet, proven to fail the way they will see it: Prometheus finds
+   * the exporter, and its log or metrics page matches each of `says` (include the health series at 0).
+   */
+  readonly expectFailure?: { readonly says: readonly RegExp[]; readonly what: string };
   fixture(ws: Workspace): Promise<Fixture>;
 }
 
@@ -73,6 +82,77 @@ export interface UnprovableCase {
 export type Case = ProvableCase | UnprovableCase;
 
 const SECRET = 'exporter-credentials';
+const CA_SECRET = 'server-ca';
+
+/**
+ * A CA and a server certificate made by the project's own certificate code. `sans` are the names the
+ * certificate covers besides `<service>.<namespace>[.svc[.cluster.local]]`: the exporter dials
+ * localhost, so a certificate without it fails verification, as in a cluster.
+ */
+function serverTls(service: string, sans: readonly string[]): ServerTls {
+  const ca = generateCa({ commonName: `${service} conformance CA` });
+  const serving = issueServingCertificate(ca, { service, namespace: 'conformance', sans });
+  return { cert: serving.cert, key: serving.key, ca: ca.cert };
+}
+
+/** Redis with TLS only; the exporter is given the CA by the tls-ca param and dials rediss://localhost. */
+function redisTlsCase(variant: string, sans: readonly string[], expectFailure?: ProvableCase['expectFailure'], extra: Readonly<Record<string, string>> = {}): ProvableCase {
+  return {
+    kind: 'provable',
+    template: 'redis',
+    variant,
+    exporter: { package: 'prometheus-redis-exporter', binary: '/usr/bin/prometheus-redis-exporter', homepage: /github\.com\/oliver006\/redis_exporter/ },
+    serverPackage: 'redis-server',
+    ports: [6379],
+    health: (s) => `redis_up{${s}}`,
+    ...(expectFailure ? { expectFailure } : {}),
+    async fixture(ws) {
+      const password = 'conformance-redis-pw';
+      const tls = serverTls('redis', sans);
+      const server = await startRedis(ws, 6379, password, tls);
+      return {
+        containers: [app('redis', 'redis:7.0', 6379)],
+        params: { secret: SECRET, target: 'rediss://localhost:6379', 'tls-ca': CA_SECRET, ...extra },
+        spec: { securityContext: { fsGroup: 2000 } },
+        secrets: { [SECRET]: { password }, [CA_SECRET]: { 'ca.crt': tls.ca } },
+        servers: [server],
+      };
+    },
+  };
+}
+
+/** PostgreSQL with TLS only (hostssl); the DSN asks for verify-full with the CA mounted by tls-ca. */
+function postgresTlsCase(variant: string, sans: readonly string[], expectFailure?: ProvableCase['expectFailure']): ProvableCase {
+  return {
+    kind: 'provable',
+    template: 'postgres',
+    variant,
+    exporter: { package: 'prometheus-postgres-exporter', binary: '/usr/bin/prometheus-postgres-exporter', homepage: /github\.com\/prometheus-community\/postgres_exporter/ },
+    serverPackage: 'postgresql',
+    ports: [5432],
+    health: (s) => `pg_up{${s}}`,
+    ...(expectFailure ? { expectFailure } : {}),
+    async fixture(ws) {
+      const password = 'conformance-pg-pw';
+      const tls = serverTls('postgres', sans);
+      const server = await startPostgres(ws, 5432, 'monitor', password, tls);
+      return {
+        containers: [app('postgres', 'postgres:15', 5432)],
+        params: {
+          secret: SECRET,
+          target: 'localhost:5432/postgres?sslmode=verify-full&sslrootcert=/etc/postgres-exporter/tls-ca/ca.crt',
+          'tls-ca': CA_SECRET,
+        },
+        spec: { securityContext: { fsGroup: 2000 } },
+        secrets: { [SECRET]: { username: 'monitor', password }, [CA_SECRET]: { 'ca.crt': tls.ca } },
+        servers: [server],
+      };
+    },
+  };
+}
+
+/** Go's crypto/x509 text for a certificate that does not name the dialled host. */
+const NOT_LOCALHOST = /x509: certificate is valid for [^\n]*, not localhost/;
 const app = (name: string, image: string, port?: number): V1Container => ({
   name,
   image,
@@ -127,7 +207,7 @@ export const CASES: readonly Case[] = [
     health: (s) => `mysql_up{${s}} * on() (1 - mysql_exporter_last_scrape_error{${s}})`,
     gap: {
       difference:
-        'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both, and the template schema has no Secret file mount',
+        'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both; a secretFiles param can now mount one, but the built-in template cannot make its required credentials and --mysqld.* flags conditional on it (docs/templates.md)',
       signature: /unknown long flag '--mysqld\.(address|username)'/,
       adaptation: '--mysqld.address/--mysqld.username/MYSQLD_EXPORTER_PASSWORD rewritten to the 0.14 DATA_SOURCE_NAME',
       adapt(r) {
@@ -150,6 +230,17 @@ export const CASES: readonly Case[] = [
       };
     },
   },
+  redisTlsCase('TLS, CA from a Secret', ['localhost', '127.0.0.1']),
+  // redis_exporter falls back to a plain dial when DialURL fails, so its metrics report the
+  // fallback's error; the TLS error is logged at debug level only (docs/templates.md says so).
+  redisTlsCase(
+    'TLS, certificate without localhost',
+    [],
+    { says: [/^redis_up 0$/m, /redis_exporter_last_scrape_error\{err="dial rediss: unknown network rediss"\} 1/, NOT_LOCALHOST], what: 'the certificate does not cover localhost' },
+    { args: '--debug' },
+  ),
+  postgresTlsCase('TLS verify-full, CA from a Secret', ['localhost', '127.0.0.1']),
+  postgresTlsCase('TLS verify-full, certificate without localhost', [], { says: [/^pg_up 0$/m, NOT_LOCALHOST], what: 'the certificate does not cover localhost' }),
   {
     kind: 'provable',
     template: 'nginx',

@@ -1,7 +1,9 @@
 // What the kubelet does between the Pod spec and the process it runs, for the parts templates use:
 // env from values and Secrets, `$(VAR)` expansion in env values and args, volume mounts (here:
 // host directories standing in for the volumes) and the user the container runs as.
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
+import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 
 /** Secret name -> key -> value (the decoded data of Secrets in the pod's namespace). */
 export type Secrets = ReadonlyMap<string, Readonly<Record<string, string>>>;
@@ -91,6 +93,8 @@ export interface Runnable {
   readonly mounts: Mount[];
   readonly runAsUser: number;
   readonly runAsGroup: number;
+  /** The pod's fsGroup and supplementalGroups: every container's process gets them. */
+  readonly supplementaryGroups: readonly number[];
   readonly readOnlyRootFilesystem: boolean;
 }
 
@@ -128,6 +132,7 @@ export function prepareContainer(container: V1Container, pod: V1Pod, secrets: Se
     mounts,
     runAsUser,
     runAsGroup: sc.runAsGroup ?? podSc.runAsGroup ?? runAsUser,
+    supplementaryGroups: [...(podSc.fsGroup !== undefined ? [podSc.fsGroup] : []), ...(podSc.supplementalGroups ?? [])],
     readOnlyRootFilesystem: sc.readOnlyRootFilesystem === true,
   };
 }
@@ -146,5 +151,41 @@ export function replacePathPrefix(text: string, prefix: string, replacement: str
     const whole = (after === undefined || !/[A-Za-z0-9._-]/.test(after)) && (before === undefined || !/[A-Za-z0-9._/-]/.test(before));
     out += text.slice(from, at) + (whole ? replacement : trimmed);
     from = at + trimmed.length;
+  }
+}
+
+/**
+ * A Secret volume as the kubelet writes it into `dir`: the listed `items` (or every key), each file
+ * with `defaultMode` (0644 when unset), owned by root and, with the pod's fsGroup, by that group with
+ * group read added (the kubelet's SetVolumeOwnership for read-only volumes). A missing Secret or key
+ * fails the mount, unless the volume is optional.
+ */
+export async function writeSecretVolume(volume: V1Volume, pod: V1Pod, secrets: Secrets, dir: string): Promise<void> {
+  const source = volume.secret;
+  if (source === undefined) throw new Error(`volume ${volume.name} is not a secret volume`);
+  const data = secrets.get(source.secretName ?? '');
+  if (data === undefined) {
+    if (source.optional === true) return;
+    throw new Error(`MountVolume.SetUp failed for volume "${volume.name}" : secret "${source.secretName}" not found`);
+  }
+  const items: { key: string; path: string; mode?: number }[] = source.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+  const fsGroup = pod.spec?.securityContext?.fsGroup;
+  for (const item of items) {
+    const value = data[item.key];
+    if (value === undefined) {
+      if (source.optional === true) continue;
+      throw new Error(`MountVolume.SetUp failed for volume "${volume.name}" : references non-existent secret key: ${item.key}`);
+    }
+    const relative = normalize(item.path);
+    if (relative.startsWith('..') || relative.startsWith('/')) throw new Error(`volume ${volume.name}: item path ${item.path} leaves the volume`);
+    const file = join(dir, relative);
+    await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+    let mode = item.mode ?? source.defaultMode ?? 0o644;
+    await writeFile(file, value, { mode });
+    if (fsGroup !== undefined) {
+      await chown(file, 0, fsGroup);
+      mode |= 0o440;
+    }
+    await chmod(file, mode);
   }
 }

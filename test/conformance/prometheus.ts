@@ -1,7 +1,10 @@
 // Steps 4 and 5: a real Prometheus with the standard annotation-driven `kubernetes-pods` job, fed
 // through file-based discovery with the labels Kubernetes pod discovery gives a pod, and queried
 // through its HTTP API.
+import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Container } from '@kubernetes/client-node';
@@ -74,7 +77,69 @@ export function podTargets(pod: Pod, podIP: string): TargetGroup[] {
   return groups;
 }
 
-/** The job as the prometheus-community chart and most guides write it. */
+/** The PodMonitor the prometheus-operator overlay ships, read from the repository as users apply it. */
+export const PODMONITOR_FILE = fileURLToPath(new URL('../../deploy/overlays/prometheus-operator/podmonitor.yaml', import.meta.url));
+
+interface OperatorRelabeling {
+  sourceLabels?: string[];
+  separator?: string;
+  targetLabel?: string;
+  regex?: string;
+  replacement?: string;
+  action?: string;
+}
+
+/** A job name per PodMonitor endpoint, as prometheus-operator names them. */
+export const podMonitorJob = (name: string, namespace: string, endpoint: number) => `podMonitor/${namespace}/${name}/${endpoint}`;
+
+/**
+ * The scrape jobs prometheus-operator generates from the shipped PodMonitor, one per endpoint: its
+ * selector as a keep on the pod label, then the endpoint's relabelings translated field by field
+ * (camelCase to snake_case; the operator passes them through unchanged), then the namespace and pod
+ * labels the operator adds. The endpoint's interval is not taken: the suite scrapes every second.
+ */
+export function podMonitorJobs(sdDir: string): string {
+  const monitor = parse(readFileSync(PODMONITOR_FILE, 'utf8')) as {
+    metadata: { name: string; namespace: string };
+    spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { path?: string; scheme?: string; relabelings?: OperatorRelabeling[] }[] };
+  };
+  const q = (v: string) => JSON.stringify(v);
+  return monitor.spec.podMetricsEndpoints
+    .map((endpoint, i) => {
+      const selector = Object.entries(monitor.spec.selector.matchLabels).map(
+        ([k, v]) => `      - source_labels: [__meta_kubernetes_pod_label_${sanitizeLabelName(k)}]\n        regex: ${q(v)}\n        action: keep`,
+      );
+      const translated = (endpoint.relabelings ?? []).map((r) =>
+        [
+          r.sourceLabels ? `      - source_labels: [${r.sourceLabels.join(', ')}]` : '      - {}',
+          r.separator !== undefined ? `        separator: ${q(r.separator)}` : '',
+          r.targetLabel !== undefined ? `        target_label: ${r.targetLabel}` : '',
+          r.regex !== undefined ? `        regex: ${q(r.regex)}` : '',
+          r.replacement !== undefined ? `        replacement: ${q(r.replacement)}` : '',
+          r.action !== undefined ? `        action: ${r.action.toLowerCase()}` : '',
+        ]
+          .filter((line) => line !== '')
+          .join('\n'),
+      );
+      const identity = [
+        '      - source_labels: [__meta_kubernetes_namespace]\n        target_label: namespace',
+        '      - source_labels: [__meta_kubernetes_pod_name]\n        target_label: pod',
+      ];
+      return `  - job_name: ${q(podMonitorJob(monitor.metadata.name, monitor.metadata.namespace, i))}
+    honor_labels: false
+    metrics_path: ${q(endpoint.path ?? '/metrics')}
+    scheme: ${endpoint.scheme ?? 'http'}
+    file_sd_configs:
+      - files: ['${sdDir}/*.json']
+        refresh_interval: 1s
+    relabel_configs:
+${[...selector, ...translated, ...identity].join('\n')}
+`;
+    })
+    .join('');
+}
+
+/** The job as the prometheus-community chart and most guides write it, and the PodMonitor's jobs. */
 export function scrapeConfig(sdDir: string): string {
   return `global:
   scrape_interval: 1s
@@ -114,7 +179,7 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_pod_phase]
         regex: Pending|Succeeded|Failed|Completed
         action: drop
-`;
+${podMonitorJobs(sdDir)}`;
 }
 
 export interface Prometheus {
@@ -127,6 +192,8 @@ export interface Prometheus {
   value(query: string): Promise<number | undefined>;
   /** The active target of a pod, with Prometheus' own view of its last scrape. */
   target(podName: string): Promise<ActiveTarget | undefined>;
+  /** Every active target of a pod, in every job. */
+  targets(podName: string): Promise<ActiveTarget[]>;
   stop(): Promise<void>;
   output(): string;
 }
@@ -201,6 +268,10 @@ export async function startPrometheus(binary: string, workDir: string, version: 
     async target(podName) {
       const data = await api<{ activeTargets: ActiveTarget[] }>(url, '/api/v1/targets?state=active');
       return data.activeTargets.find((t) => t.labels.pod === podName && t.labels.job === JOB);
+    },
+    async targets(podName) {
+      const data = await api<{ activeTargets: ActiveTarget[] }>(url, '/api/v1/targets?state=active');
+      return data.activeTargets.filter((t) => t.labels.pod === podName);
     },
     async stop() {
       await stop(proc);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PREFIX, type ExporterTemplate, type Pod, type Registry } from '../../src/core/types.js';
 import type { ProvableCase, Fixture } from './cases.js';
 import { installed } from './debian.js';
-import { prepareContainer, type Runnable } from './kubelet.js';
+import { prepareContainer, writeSecretVolume, type Runnable } from './kubelet.js';
 import { examplePod, inject, NAMESPACE } from './pod.js';
 import { freePort, start, stop, telling, waitForPort } from './procs.js';
 import { JOB, pollUntil, type ActiveTarget, type Prometheus } from './prometheus.js';
@@ -51,7 +51,7 @@ export function exporterCommand(binary: string, r: Runnable): [string, string[]]
     'setpriv',
     `--reuid=${r.runAsUser}`,
     `--regid=${r.runAsGroup}`,
-    '--clear-groups',
+    ...(r.supplementaryGroups.length > 0 ? [`--groups=${r.supplementaryGroups.join(',')}`] : ['--clear-groups']),
     '--no-new-privs',
     '--bounding-set=-all',
     '--inh-caps=-all',
@@ -93,10 +93,21 @@ async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, exporter: V1
     }
     await ctx.prometheus.publish(pod);
     const healthQuery = c.health?.(selector);
+    let said: string | undefined;
     const outcome = await pollUntil<{ target: ActiveTarget; health: number | undefined }>(SCRAPE_TIMEOUT_MS, async () => {
       if (proc.exit() !== null) return { done: false, why: `the exporter exited (${proc.exit()}): ${telling(proc.output())}` };
       const target = await ctx.prometheus.target(podName);
       if (target === undefined) return { done: false, why: 'Prometheus has not discovered the pod (no active target after relabelling)' };
+      if (c.expectFailure) {
+        // Judged on what users read, the exporter's log and its metrics page (fetched directly:
+        // the suite's 1 s scrape timeout is shorter than a failing exporter may take).
+        const page = await fetch(target.scrapeUrl, { signal: AbortSignal.timeout(10_000) }).then((res) => res.text()).catch(() => '');
+        const text = `${proc.output()}\n${page}`;
+        const missing = c.expectFailure.says.find((re) => !re.test(text));
+        if (missing !== undefined) return { done: false, why: `neither the exporter's log nor its metrics page say ${missing} yet: ${telling(proc.output())}` };
+        said = c.expectFailure.says.map((re) => text.match(re)?.[0] ?? '').join('", "');
+        return { done: true, value: { target, health: 0 } };
+      }
       const up = await ctx.prometheus.value(`up{${selector}}`);
       if (up !== 1) return { done: false, why: `up=${up ?? 'absent'} for ${target.scrapeUrl}${target.lastError ? `: ${target.lastError}` : ''}` };
       if (healthQuery === undefined) return { done: true, value: { target, health: undefined } };
@@ -110,6 +121,9 @@ async function runAndScrape(c: ProvableCase, r: Runnable, pod: Pod, exporter: V1
     const { target } = outcome.value;
     // Queries are shown without the target selector, which every one of them carries.
     const shown = (query: string) => query.replaceAll(`{${selector}}`, '').replaceAll(`${selector},`, '');
+    if (c.expectFailure) {
+      return { ok: true, summary: `fails as users will see it (${c.expectFailure.what}): ${target.scrapeUrl} and the exporter's log say "${said ?? ''}"`, output: proc.output() };
+    }
     const seen = healthQuery === undefined ? 'up=1' : `up=1, ${shown(healthQuery)}=1`;
     let extra = '';
     if (c.flagsOnly) {
@@ -163,6 +177,10 @@ async function volumeDirs(pod: Pod, fixture: Fixture, ws: Workspace, template: s
       const dir = await ws.dir(`${template}-volume-${volume.name}`);
       for (const [file, content] of Object.entries(data)) await writeFile(join(dir, file), content, { mode: 0o644 });
       dirs.set(volume.name, dir);
+    } else if (volume.secret !== undefined) {
+      const dir = await ws.dir(`${template}-volume-${volume.name}`);
+      await writeSecretVolume(volume, pod, new Map(Object.entries(fixture.secrets ?? {})), dir);
+      dirs.set(volume.name, dir);
     } else if (volume.emptyDir !== undefined) {
       dirs.set(volume.name, await ws.dir(`${template}-volume-${volume.name}`));
     }
@@ -170,13 +188,19 @@ async function volumeDirs(pod: Pod, fixture: Fixture, ws: Workspace, template: s
   return dirs;
 }
 
+/** A pod-name suffix for a variant (DNS label characters only). */
+const CASES_VARIANT_SUFFIX = (variant: string): string => variant.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 30);
+
+/** The report's first column: the template, and the variant when a template has several cases. */
+export const caseLabel = (c: ProvableCase): string => (c.variant === undefined ? c.template : `${c.template} (${c.variant})`);
+
 export async function prove(c: ProvableCase, ctx: ProveContext): Promise<Row> {
   const template = ctx.registry.templates.get(c.template);
   const pkg = await installed(c.exporter.package);
   const server = c.serverPackage === undefined ? undefined : await installed(c.serverPackage);
   const exporterCol = pkg ? `${pkg.name} ${pkg.version}` : `${c.exporter.package} (not installed)`;
   const serverCol = c.serverPackage === undefined ? (c.flagsOnly ? `none (${c.flagsOnly.why})` : 'the pod itself') : server ? `${server.name} ${server.version}` : `${c.serverPackage} (not installed)`;
-  const row = (result: Result, notes: string, details: string[] = []): Row => ({ template: c.template, exporter: exporterCol, server: serverCol, result, notes, details });
+  const row = (result: Result, notes: string, details: string[] = []): Row => ({ template: caseLabel(c), exporter: exporterCol, server: serverCol, result, notes, details });
 
   if (template === undefined) return row('FAIL', 'the registry has no such template');
   if (!pkg || (c.serverPackage !== undefined && !server)) return row('FAIL', 'Debian packages missing: run test/conformance/setup.sh');
@@ -191,7 +215,7 @@ export async function prove(c: ProvableCase, ctx: ProveContext): Promise<Row> {
     details.push(`template: ${template.name} ${template.version}, image ${template.image}`, ...fixture.servers.map((s) => `server: ${s.summary}`));
     const port = usesPort(template) ? await freePort() : template.port;
     const params: Record<string, string> = { ...fixture.params, ...(usesPort(template) ? { port: String(port) } : {}) };
-    const pod = examplePod({ template: c.template, name: `${c.template}-conformance`, containers: fixture.containers, params, ...(fixture.spec ? { spec: fixture.spec } : {}) });
+    const pod = examplePod({ template: c.template, name: `${c.template}-conformance${c.variant === undefined ? '' : `-${CASES_VARIANT_SUFFIX(c.variant)}`}`, containers: fixture.containers, params, ...(fixture.spec ? { spec: fixture.spec } : {}) });
     details.push(`annotations: ${Object.entries(params).map(([k, v]) => `${PREFIX}${c.template}.${k}=${v}`).join(' ')}`);
     const injected = inject(pod, ctx.registry, c.template);
     const secrets = new Map(Object.entries(fixture.secrets ?? {}));

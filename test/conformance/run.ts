@@ -13,8 +13,9 @@ import { CASES, type Case, type ProvableCase } from './cases.js';
 import { installed } from './debian.js';
 import { killEverything } from './procs.js';
 import { startPrometheus, type Prometheus } from './prometheus.js';
-import { prove, usesPort, type Row } from './prove.js';
+import { caseLabel, prove, usesPort, type Row } from './prove.js';
 import { markdownReport, summarize, textTable } from './report.js';
+import { proveScraping, SCRAPING_LABEL } from './scraping.js';
 import { Workspace } from './servers.js';
 
 const HELP = `usage: npm run test:conformance -- [flags]
@@ -142,11 +143,10 @@ async function main(): Promise<number> {
     } catch (err) {
       unavailable = `Prometheus did not start: ${(err as Error).message}`;
     }
-    const byName = new Map(CASES.map((c) => [c.template, c]));
-    const provable = selected.flatMap((name) => {
-      const c = byName.get(name);
-      return c?.kind === 'provable' ? [c] : [];
-    });
+    // The first case of a template stands for it in byName; a template may have further (variant) cases.
+    const byName = new Map<string, Case>();
+    for (const c of CASES) if (!byName.has(c.template)) byName.set(c.template, c);
+    const provable = selected.flatMap((name) => CASES.filter((c): c is ProvableCase => c.template === name && c.kind === 'provable'));
     const proven = new Map<string, Row>();
     if (prometheus) {
       const context = { registry, prometheus, ws };
@@ -157,13 +157,25 @@ async function main(): Promise<number> {
       };
       await runPool(provable, jobs, ports, async (c) => {
         const started = Date.now();
-        const overdue: Row = { template: c.template, exporter: c.exporter.package, server: c.serverPackage ?? '-', result: 'FAIL', notes: `did not finish within ${CASE_DEADLINE_MS / 1000} s`, details: [] };
+        const overdue: Row = { template: caseLabel(c), exporter: c.exporter.package, server: c.serverPackage ?? '-', result: 'FAIL', notes: `did not finish within ${CASE_DEADLINE_MS / 1000} s`, details: [] };
         const row = await Promise.race([prove(c, context), sleep(CASE_DEADLINE_MS, overdue, { ref: false })]);
-        process.stderr.write(`  ${c.template}: ${row.result} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-        proven.set(c.template, row);
+        process.stderr.write(`  ${caseLabel(c)}: ${row.result} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+        proven.set(caseLabel(c), row);
       });
     }
-    rows = selected.map((name) => proven.get(name) ?? rowFor(byName.get(name), name) ?? { template: name, exporter: '-', server: '-', result: 'FAIL', notes: unavailable, details: [] });
+    // Per-exporter scraping (after the pool: it binds the redis and postgres ports too).
+    let scraping: Row | undefined;
+    if (prometheus && selected.includes('redis') && selected.includes('postgres')) {
+      const started = Date.now();
+      scraping = await proveScraping({ registry, prometheus, ws });
+      process.stderr.write(`  ${SCRAPING_LABEL}: ${scraping.result} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    }
+    rows = selected.flatMap((name) => {
+      const variants = provable.filter((c) => c.template === name && c.variant !== undefined).map((c) => proven.get(caseLabel(c)) ?? { template: caseLabel(c), exporter: '-', server: '-', result: 'FAIL' as const, notes: unavailable, details: [] });
+      const main = proven.get(name) ?? rowFor(byName.get(name), name) ?? { template: name, exporter: '-', server: '-', result: 'FAIL' as const, notes: unavailable, details: [] };
+      return [main, ...variants];
+    });
+    if (scraping) rows.push(scraping);
   } finally {
     await prometheus?.stop();
     killEverything();

@@ -3,6 +3,7 @@
 // that can be the port the template's default target names), with its own temporary data
 // directory, started as its system user where it refuses root. Never through systemd.
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,11 +59,35 @@ const serverStop = (...procs: Started[]) => async () => {
   for (const p of procs) await stop(p);
 };
 
-export async function startRedis(ws: Workspace, port: number, password: string): Promise<Server> {
-  const dir = await ws.dir('redis', 'redis');
+/** A server's TLS files (PEM): its certificate and key, and the CA that signed it. */
+export interface ServerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/** Writes the TLS files into `dir`, owned by the server's user, the key readable by it only. */
+async function writeServerTls(dir: string, user: string, tls: ServerTls): Promise<{ cert: string; key: string; ca: string }> {
+  const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') };
+  await writeFile(files.cert, tls.cert, { mode: 0o644 });
+  await writeFile(files.ca, tls.ca, { mode: 0o644 });
+  await writeFile(files.key, tls.key, { mode: 0o600 });
+  await runOk(`chown ${user} TLS files`, 'chown', [`${user}:${user}`, files.cert, files.key, files.ca], 10_000);
+  return files;
+}
+
+export async function startRedis(ws: Workspace, port: number, password: string, tls?: ServerTls): Promise<Server> {
+  // Several cases start Redis in one workspace (plain, TLS, two exporters): each its own directory.
+  const dir = await ws.dir(`redis-${randomUUID().slice(0, 8)}`, 'redis');
+  // With TLS the plain port is off: only TLS clients get in. Client certificates are not asked for
+  // (tls-auth-clients no), as when the exporter is given only the CA.
+  const files = tls ? await writeServerTls(dir, 'redis', tls) : undefined;
+  const listen = files
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', files.cert, '--tls-key-file', files.key, '--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
   const proc = start('redis-server', ...asUser('redis', '/usr/bin/redis-server', [
     '--bind', '127.0.0.1',
-    '--port', String(port),
+    ...listen,
     '--dir', dir,
     '--save', '',
     '--appendonly', 'no',
@@ -70,7 +95,7 @@ export async function startRedis(ws: Workspace, port: number, password: string):
     '--requirepass', password,
   ]));
   await stopOnFailure(proc, () => waitForPort(port, proc, 15_000));
-  return { port, summary: `redis-server on 127.0.0.1:${port}, requirepass`, stop: serverStop(proc) };
+  return { port, summary: `redis-server on 127.0.0.1:${port}, requirepass${tls ? ', TLS only (tls-port, no plain port, client certificates not required)' : ''}`, stop: serverStop(proc) };
 }
 
 function postgresBin(): string {
@@ -80,17 +105,25 @@ function postgresBin(): string {
   return `/usr/lib/postgresql/${newest}/bin`;
 }
 
-export async function startPostgres(ws: Workspace, port: number, role: string, password: string): Promise<Server> {
+export async function startPostgres(ws: Workspace, port: number, role: string, password: string, tls?: ServerTls): Promise<Server> {
   const bin = postgresBin();
-  const dir = await ws.dir('postgres', 'postgres');
+  const dir = await ws.dir(`postgres-${randomUUID().slice(0, 8)}`, 'postgres');
+  const files = tls ? await writeServerTls(dir, 'postgres', tls) : undefined;
+  // With TLS, pg_hba accepts TCP connections only over TLS (hostssl), so a client that falls back
+  // to plain text is refused.
+  const ssl = files ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${files.cert}`, '-c', `ssl_key_file=${files.key}`, '-c', `hba_file=${join(dir, 'pg_hba.conf')}`] : [];
   const data = join(dir, 'data');
   await runOk('initdb', ...asUser('postgres', `${bin}/initdb`, ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions']), 30_000);
+  if (files) {
+    await writeFile(join(dir, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n', { mode: 0o644 });
+  }
   const proc = start('postgres', ...asUser('postgres', `${bin}/postgres`, [
     '-D', data,
     '-p', String(port),
     '-c', 'listen_addresses=127.0.0.1',
     '-c', `unix_socket_directories=${dir}`,
     '-c', 'fsync=off',
+    ...ssl,
   ]));
   // The monitoring role the postgres_exporter README asks for: a login with pg_monitor, no superuser.
   const sql = `CREATE ROLE ${role} LOGIN PASSWORD '${password}'; GRANT pg_monitor TO ${role};`;
@@ -100,7 +133,7 @@ export async function startPostgres(ws: Workspace, port: number, role: string, p
       runOk('psql', ...asUser('postgres', '/usr/bin/psql', ['-h', dir, '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql]), 10_000),
     );
   });
-  return { port, summary: `PostgreSQL on 127.0.0.1:${port}, scram-sha-256, role ${role} with pg_monitor`, stop: serverStop(proc) };
+  return { port, summary: `PostgreSQL on 127.0.0.1:${port}, ${tls ? 'TLS only (hostssl), ' : ''}scram-sha-256, role ${role} with pg_monitor`, stop: serverStop(proc) };
 }
 
 export async function startMariadb(ws: Workspace, port: number, user: string, password: string): Promise<Server> {

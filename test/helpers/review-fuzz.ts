@@ -421,6 +421,8 @@ function allowedChange(op: Operation, original: Record<string, any>): boolean {
   }
   if (path === '/metadata/labels/exporter-injector.io~1injected') return op.op === 'add' || op.op === 'replace';
   if (path === '/metadata/annotations/exporter-injector.io~1status') return op.op === 'add';
+  // One scrape slot per exporter (port name, scheme, path), for the PodMonitor.
+  if (/^\/metadata\/annotations\/metrics\.exporter-injector\.io~1\d+$/.test(path)) return op.op === 'add' || op.op === 'replace';
   return /^\/metadata\/annotations\/prometheus\.io~1[^/]+$/.test(path) && (op.op === 'add' || op.op === 'replace');
 }
 

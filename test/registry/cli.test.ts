@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { GENERIC_PARAMS } from '../../src/core/annotations.js';
+import { renderExporter } from '../../src/core/render.js';
 import { EXIT, type CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { loadRegistry } from '../../src/registry/load.js';
@@ -78,7 +80,27 @@ describe('templates list and show', () => {
     const r = await run('show', 'postgres');
     assert.equal(r.code, EXIT.OK);
     const registry = await loadRegistry();
-    assert.deepEqual(parse(r.out), JSON.parse(JSON.stringify(registry.templates.get('postgres'))));
+    const { params: _shown, ...shown } = parse(r.out) as { params: unknown };
+    const { params: _held, ...held } = JSON.parse(JSON.stringify(registry.templates.get('postgres'))) as { params: unknown };
+    assert.deepEqual(shown, held);
+  });
+
+  it('shows every param a template accepts, generic and declared, and only those', async () => {
+    const registry = await loadRegistry();
+    for (const name of ['redis', 'statsd', 'process', 'mtail']) {
+      const template = registry.templates.get(name);
+      assert.ok(template);
+      const shown = (parse((await run('show', name)).out) as { params: { name: string; kind: string; description: string }[] }).params;
+      for (const p of shown) assert.ok(p.kind && p.description, `${name}.${p.name}: kind and description`);
+      const shownNames = new Set(shown.map((p) => p.name));
+      for (const declared of template.params) assert.ok(shownNames.has(declared.name), `${name}: declared ${declared.name} shown`);
+      // What the renderer accepts is exactly what show lists.
+      for (const param of [...GENERIC_PARAMS, ...template.params.map((p) => p.name)]) {
+        const result = renderExporter(template, new Map([[param, 'x']]), 'native');
+        const refused = result.problems.some((p) => p.code === 'EI_ERR_PARAM_UNKNOWN');
+        assert.equal(refused, !shownNames.has(param), `${name}.${param}: shown exactly when accepted`);
+      }
+    }
   });
 
   it('shows JSON with -o json', async () => {

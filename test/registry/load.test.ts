@@ -39,6 +39,19 @@ const BAD: Record<string, { count: number; say: string[] }> = {
   'yaml-syntax.yaml': { count: 1, say: ['yaml-syntax.yaml:4:'] },
   'two-documents.yaml': { count: 1, say: ['has 2 YAML documents; put one template in each file'] },
   'empty.yaml': { count: 1, say: ['the file is empty'] },
+  'secret-files-mistakes.yaml': {
+    count: 8,
+    say: [
+      'listens[0]: port 9999/TCP is listed twice (or is the metrics port)',
+      'params[0].pattern: is not used by kind "secretFiles" (it reads: mountPath, files, args)',
+      'params[0].files[0].key: "ca crt" must be a Secret key',
+      'params[0].files[0].path: "/abs/ca.crt" must be a relative file name under mountPath',
+      'params[0].files[1].path: "../up.key" must be a relative file name',
+      'params[0].args[0]: must not contain "{value}" for kind "secretFiles"',
+      'params[1]: kind "secretFiles" needs "files"',
+      'params[1].mountPath: mount path "/etc/tls" is already used by params[0].mountPath',
+    ],
+  },
   'alias-bomb.yaml': { count: 1, say: ['Excessive alias count'] },
   'several-mistakes.yaml': {
     count: 12,

@@ -1,5 +1,6 @@
 // `exporter-injector templates list|show NAME|validate [DIR]`: what the registry holds, and a
 // check of a template directory before it is mounted into the webhook.
+import { acceptedParams } from '../../core/render.js';
 import type { ExporterTemplate } from '../../core/types.js';
 import { closest } from '../../core/values.js';
 import { EXIT, InjectorError } from '../../errors.js';
@@ -62,7 +63,8 @@ export const templates = defineCommand(
             `templates show: no template named "${name}"${hint ? ` (did you mean ${hint}?)` : ''}; valid names: ${[...registry.templates.keys()].sort().join(', ')}`,
           );
         }
-        io.stdout(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : toYaml(t));
+        const shown = showable(t);
+        io.stdout(output === 'json' ? `${JSON.stringify(shown, null, 2)}\n` : toYaml(shown));
         return EXIT.OK;
       }
       case 'validate': {
@@ -101,6 +103,17 @@ function oneOf<T extends string>(flag: string, value: string, valid: readonly T[
     throw new InjectorError('EI_ERR_USAGE', `templates: ${flag} "${value}" is not valid; valid values: ${valid.join(', ')}`);
   }
   return value as T;
+}
+
+/**
+ * The template as `show` prints it: `params` lists every parameter the template accepts, the generic
+ * ones it honours as well as its declared ones, each with its kind and description (a declared
+ * param keeps its own fields; secretFiles ones list the Secret keys they read).
+ */
+function showable(t: ExporterTemplate): Record<string, unknown> {
+  const declared = new Map(t.params.map((p) => [p.name, p]));
+  const params = acceptedParams(t).map((p) => ({ ...(declared.get(p.name) ?? {}), ...p }));
+  return { ...t, params };
 }
 
 function row(t: ExporterTemplate): string[] {
