@@ -84,7 +84,7 @@ function genericRefusal(template: ExporterTemplate, param: GenericParam): string
     case 'path':
       return uses(template, '{path}') ? undefined : `serves metrics only on ${template.path}`;
     case 'target':
-      return template.target.format === 'none' ? 'takes no target: the application pushes metrics to it' : undefined;
+      return template.target.format === 'none' ? 'takes no target: what it reads is fixed by the template (see exporter-injector templates show) or set through its own parameters' : undefined;
     case 'secret':
       return template.credentials.length === 0 ? 'reads no credentials' : undefined;
     default:

@@ -55,7 +55,7 @@ function targetExpectation(format: TargetFormat): string {
     case 'dsn':
       return 'a connection string without spaces, such as localhost:5432/postgres?sslmode=disable';
     case 'none':
-      return 'nothing: this exporter is pushed to and takes no target';
+      return 'nothing: this template takes no target';
   }
 }
 
@@ -72,6 +72,19 @@ export function checkPath(raw: string): Checked<string> {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A container port name is at most this long (IANA_SVC_NAME). */
+export const MAX_PORT_NAME = 15;
+
+/** IANA_SVC_NAME as Kubernetes checks a container port name. */
+export function isPortName(s: string): boolean {
+  return s.length >= 1 && s.length <= MAX_PORT_NAME && DNS_LABEL.test(s) && !s.includes('--') && /[a-z]/.test(s);
+}
+
+/** DNS-1035 label: Service names (a DNS-1123 label that starts with a letter). */
+export function isDns1035Label(s: string): boolean {
+  return isDnsLabel(s) && /^[a-z]/.test(s);
+}
 
 /** DNS-1123 label: namespaces, volumes, container names (at most 63 characters unless `max` says less). */
 export function isDnsLabel(s: string, max = 63): boolean {

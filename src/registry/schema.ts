@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { GENERIC_PARAMS } from '../core/annotations.js';
 import { PARAM_FIELDS, PARAM_KIND_NAMES, PARAM_KINDS, type ParamCheckContext, type ParamField, type ParamKind } from '../core/param-kinds.js';
 import type { ExporterTemplate, TargetFormat } from '../core/types.js';
-import { closest, imageProblem, isDnsLabel, parseQuantity, targetProblem } from '../core/values.js';
+import { closest, imageProblem, isDnsLabel, isPortName, isUrlPath, MAX_PORT_NAME, parseQuantity, targetProblem } from '../core/values.js';
 
 /** A path into the template document: `['params', 1, 'name']` reads as `params[1].name`. */
 export type DocPath = readonly (string | number)[];
@@ -19,7 +19,6 @@ export interface SchemaProblem {
 export const PLACEHOLDERS = ['port', 'path', 'target'] as const;
 
 export const MAX_TEMPLATE_NAME = 40;
-export const MAX_PORT_NAME = 15;
 /** The name part of an annotation key (`<template>.<param>`) is limited to 63 characters. */
 const MAX_ANNOTATION_NAME = 63;
 
@@ -224,15 +223,8 @@ const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const PARAM_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
-/** IANA_SVC_NAME as Kubernetes checks a container port name. */
-export function isPortName(s: string): boolean {
-  return s.length >= 1 && s.length <= MAX_PORT_NAME && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && !s.includes('--') && /[a-z]/.test(s);
-}
-
 function pathProblem(p: string): string | undefined {
-  if (!p.startsWith('/')) return 'must start with "/"';
-  if (/[\s?#\u0000-\u001f\u007f]/.test(p)) return 'must be a plain URL path (no spaces, "?" or "#")';
-  return undefined;
+  return isUrlPath(p) ? undefined : 'must be an absolute URL path of letters, digits and "-", ".", "_", "~", "/" (such as /metrics), as the <template>.path annotation takes';
 }
 
 function mountPathProblem(p: string): string | undefined {

@@ -4,6 +4,7 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { isDns1035Label, isDnsLabel } from '../core/values.js';
 import { InjectorError } from '../errors.js';
 
 /** node-forge signs X.509 certificates with RSA keys only (it has no ECDSA certificate support). */
@@ -51,18 +52,17 @@ export interface ServingCertificate extends PemPair {
   readonly limitedByCa: boolean;
 }
 
-const DNS_1035_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// A SAN label is a host name's label: any case (DNS names are case-insensitive), unlike Kubernetes names.
 const DNS_NAME_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/i;
 
 /** The problem with a Service name, or undefined (Services are DNS-1035 labels). */
 export function serviceNameProblem(name: string): string | undefined {
-  return DNS_1035_LABEL.test(name) ? undefined : 'a Service name is a DNS-1035 label: lower-case letters, digits and "-", starting with a letter, at most 63 characters';
+  return isDns1035Label(name) ? undefined : 'a Service name is a DNS-1035 label: lower-case letters, digits and "-", starting with a letter, at most 63 characters';
 }
 
 /** The problem with a namespace name, or undefined (namespaces are DNS-1123 labels). */
 export function namespaceProblem(name: string): string | undefined {
-  return DNS_1123_LABEL.test(name) ? undefined : 'a namespace is a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
+  return isDnsLabel(name) ? undefined : 'a namespace is a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
 }
 
 /** The problem with an extra SAN, or undefined. Accepts IPv4, IPv6 and DNS names (optionally `*.` wildcard). */

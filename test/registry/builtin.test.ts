@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ExporterTemplate } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
-import { isPortName } from '../../src/registry/schema.js';
+import { isPortName } from '../../src/core/values.js';
 import { imageProblem, parseQuantity } from '../../src/core/values.js';
 
 const registry = await loadRegistry();

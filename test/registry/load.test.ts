@@ -60,7 +60,7 @@ const BAD: Record<string, { count: number; say: string[] }> = {
       'version: "1.0" must be a semantic version',
       'image: "example.com/exporter" must be pinned',
       'port: must be >= 1',
-      'path: "metrics" must start with "/"',
+      'path: "metrics" must be an absolute URL path',
       'scheme: must be one of: http, https',
       'target.default: "not-a-hostport" must be host:port',
       'target.format: is "hostport" but no arg or env value uses "{target}"',
