@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/main.js';
 import { helpText } from '../../src/config/flags.js';
 import { ERROR_CODES, EXIT_MEANINGS, type ErrorSpec } from '../../src/errors.js';
+import { loadRegistry } from '../../src/registry/load.js';
 
 const DOCS = new URL('../../docs/', import.meta.url);
 
@@ -41,5 +42,26 @@ describe('docs generated from the code', () => {
       parts.push(`### ${name}`, '', '```text', helpText((await load()).spec).trimEnd(), '```', '');
     }
     section('cli.md', 'commands', parts.join('\n'));
+  });
+
+  it('docs/templates.md has one row per built-in template, with the image, port and default target the registry holds', async () => {
+    const text = readFileSync(new URL('templates.md', DOCS), 'utf8');
+    const table = text.slice(text.indexOf('## Built-in templates'), text.indexOf('\n## ', text.indexOf('## Built-in templates') + 1));
+    const rows = [...table.matchAll(/^\| \[([a-z0-9-]+)\]\([^)]*\) \| ([^|]+) \| (\d+)[^|]* \| ([^|]+) \|/gm)].map((m) => ({
+      name: m[1] ?? '',
+      image: (m[2] ?? '').trim(),
+      port: Number(m[3]),
+      target: (m[4] ?? '').trim(),
+    }));
+    const registry = await loadRegistry(undefined);
+    assert.deepEqual(rows.map((r) => r.name).sort(), [...registry.templates.keys()].sort(), 'one row per built-in template, no other');
+    for (const row of rows) {
+      const t = registry.templates.get(row.name);
+      assert.ok(t);
+      assert.equal(row.image, t.image, `${row.name}: image`);
+      assert.equal(row.port, t.port, `${row.name}: port`);
+      if (t.target.format === 'none') assert.match(row.target, /^[–-] /, `${row.name}: takes no target`);
+      else assert.ok(row.target.startsWith(`\`${t.target.default}\``), `${row.name}: default target ${t.target.default}, the table says ${row.target}`);
+    }
   });
 });
