@@ -45,7 +45,9 @@ const RENDER_CACHE_SIZE = 256;
 export function renderExporterCached(template: ExporterTemplate, params: ReadonlyMap<string, string>, mode: SidecarMode, runAsUser: RunAsUserMode = 'template'): RenderResult {
   let cache = renderCache.get(template);
   if (!cache) renderCache.set(template, (cache = new Map()));
-  const key = `${mode}\0${runAsUser}\0${[...params].map(([k, v]) => `${k}=${v}`).sort().join('\0')}`;
+  // JSON, not a joined string: values may hold any character, and two value sets must never share
+  // an entry (one pod would get another pod's exporter).
+  const key = JSON.stringify([mode, runAsUser, [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
   let result = cache.get(key);
   if (!result) {
     if (cache.size >= RENDER_CACHE_SIZE) cache.clear();
