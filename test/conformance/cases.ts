@@ -242,7 +242,7 @@ export const CASES: readonly Case[] = [
     health: (s) => `mysql_up{${s}} * on() (1 - mysql_exporter_last_scrape_error{${s}})`,
     gap: {
       difference:
-        'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both; a secretFiles param can now mount one, but the built-in template cannot make its required credentials and --mysqld.* flags conditional on it (docs/templates.md)',
+        'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both: the mysqld-cnf template (docs/templates.md)',
       signature: /unknown long flag '--mysqld\.(address|username)'/,
       adaptation: '--mysqld.address/--mysqld.username/MYSQLD_EXPORTER_PASSWORD rewritten to the 0.14 DATA_SOURCE_NAME',
       adapt(r) {
