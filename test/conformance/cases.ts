@@ -121,6 +121,39 @@ function redisTlsCase(variant: string, sans: readonly string[], expectFailure?: 
   };
 }
 
+const CNF_SECRET = 'mysqld-exporter-cnf';
+
+/**
+ * MariaDB with TLS and a user that must use it (REQUIRE SSL); the exporter reads host, port, user,
+ * password and ssl-ca from the my.cnf mounted by the config param, the CA from tls-ca. The same
+ * my.cnf keys are read by 0.14 (Debian) and v0.20.0 (the image), so the rendering runs unchanged.
+ */
+function mysqldCnfCase(variant: string | undefined, sans: readonly string[], expectFailure?: ProvableCase['expectFailure']): ProvableCase {
+  return {
+    kind: 'provable',
+    template: 'mysqld-cnf',
+    ...(variant !== undefined ? { variant } : {}),
+    exporter: { package: 'prometheus-mysqld-exporter', binary: '/usr/bin/prometheus-mysqld-exporter', homepage: /github\.com\/prometheus\/mysqld_exporter/ },
+    serverPackage: 'mariadb-server',
+    ports: [3306],
+    health: (s) => `mysql_up{${s}} * on() (1 - mysql_exporter_last_scrape_error{${s}})`,
+    ...(expectFailure ? { expectFailure } : {}),
+    async fixture(ws) {
+      const password = 'conformance-my-pw';
+      const tls = serverTls('mariadb', sans);
+      const server = await startMariadb(ws, 3306, 'exporter', password, tls);
+      const myCnf = ['[client]', 'host=127.0.0.1', 'port=3306', 'user=exporter', `password=${password}`, 'ssl-ca=/etc/mysqld-exporter/tls-ca/ca.crt', ''].join('\n');
+      return {
+        containers: [app('mariadb', 'mariadb:10.11', 3306)],
+        params: { config: CNF_SECRET, 'tls-ca': CA_SECRET },
+        spec: { securityContext: { fsGroup: 2000 } },
+        secrets: { [CNF_SECRET]: { 'my.cnf': myCnf }, [CA_SECRET]: { 'ca.crt': tls.ca } },
+        servers: [server],
+      };
+    },
+  };
+}
+
 /** PostgreSQL with TLS only (hostssl); the DSN asks for verify-full with the CA mounted by tls-ca. */
 function postgresTlsCase(variant: string, sans: readonly string[], expectFailure?: ProvableCase['expectFailure']): ProvableCase {
   return {
@@ -153,6 +186,8 @@ function postgresTlsCase(variant: string, sans: readonly string[], expectFailure
 
 /** Go's crypto/x509 text for a certificate that does not name the dialled host. */
 const NOT_LOCALHOST = /x509: certificate is valid for [^\n]*, not localhost/;
+/** Go's crypto/x509 text for a certificate without the IP address dialled. */
+const NOT_127 = /x509: cannot validate certificate for 127\.0\.0\.1 because it doesn't contain any IP SANs/;
 const app = (name: string, image: string, port?: number): V1Container => ({
   name,
   image,
@@ -207,7 +242,7 @@ export const CASES: readonly Case[] = [
     health: (s) => `mysql_up{${s}} * on() (1 - mysql_exporter_last_scrape_error{${s}})`,
     gap: {
       difference:
-        'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both; a secretFiles param can now mount one, but the built-in template cannot make its required credentials and --mysqld.* flags conditional on it (docs/templates.md)',
+        'the template uses --mysqld.address, --mysqld.username and MYSQLD_EXPORTER_PASSWORD (mysqld_exporter v0.15.0 and later); Debian 0.14.0 knows only DATA_SOURCE_NAME (removed in v0.15.0) or --config.my-cnf. Only a mounted my.cnf works in both: the mysqld-cnf template (docs/templates.md)',
       signature: /unknown long flag '--mysqld\.(address|username)'/,
       adaptation: '--mysqld.address/--mysqld.username/MYSQLD_EXPORTER_PASSWORD rewritten to the 0.14 DATA_SOURCE_NAME',
       adapt(r) {
@@ -230,6 +265,10 @@ export const CASES: readonly Case[] = [
       };
     },
   },
+  // The main mysqld-cnf case is TLS: what the template is for. Debian's 0.14 reads the same my.cnf.
+  mysqldCnfCase(undefined, ['localhost', '127.0.0.1']),
+  // The my.cnf dials 127.0.0.1: Go verifies that address against the certificate's IP SANs.
+  mysqldCnfCase('TLS, certificate without 127.0.0.1', ['localhost'], { says: [/^mysql_up 0$/m, NOT_127], what: 'the certificate does not cover 127.0.0.1, the host in the my.cnf' }),
   redisTlsCase('TLS, CA from a Secret', ['localhost', '127.0.0.1']),
   // redis_exporter falls back to a plain dial when DialURL fails, so its metrics report the
   // fallback's error; the TLS error is logged at debug level only (docs/templates.md says so).

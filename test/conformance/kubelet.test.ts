@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import { expand, prepareContainer, replacePathPrefix, resolveEnv } from './kubelet.js';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expand, prepareContainer, replacePathPrefix, resolveEnv, rewriteMountPathsInSecretFiles } from './kubelet.js';
 import { exporterCommand } from './prove.js';
 
 const vars: Record<string, string> = { VAR_A: 'A', VAR_B: 'B', EMPTY: '' };
@@ -104,5 +107,41 @@ describe('replacePathPrefix', () => {
     assert.equal(replacePathPrefix('/var/log/application', '/var/log/app', '/t/logs'), '/var/log/application');
     assert.equal(replacePathPrefix('/x/var/log/app', '/var/log/app', '/t/logs'), '/x/var/log/app');
     assert.equal(replacePathPrefix('a=/var/log/app,b=/var/log/app/', '/var/log/app/', '/t'), 'a=/t,b=/t/');
+  });
+});
+
+describe('rewriteMountPathsInSecretFiles', () => {
+  it('points a mounted Secret file at the host directories of the other mounts, keeping its mode, and leaves other volumes alone', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ei-kubelet-test-'));
+    try {
+      const config = join(root, 'config');
+      const ca = join(root, 'ca');
+      const progs = join(root, 'progs');
+      for (const d of [config, ca, progs]) await mkdir(d);
+      await writeFile(join(config, 'my.cnf'), '[client]\nssl-ca=/etc/x/tls-ca/ca.crt\nhost=127.0.0.1\n', { mode: 0o440 });
+      await writeFile(join(progs, 'p.mtail'), '# /etc/x/tls-ca/ca.crt\n');
+      const exporter: V1Container = {
+        name: 'exporter',
+        securityContext: { runAsUser: 65534 },
+        volumeMounts: [
+          { name: 'config', mountPath: '/etc/x/config', readOnly: true },
+          { name: 'tls-ca', mountPath: '/etc/x/tls-ca', readOnly: true },
+          { name: 'progs', mountPath: '/etc/x/progs', readOnly: true },
+        ],
+      };
+      const pod: V1Pod = {
+        spec: {
+          containers: [exporter],
+          volumes: [{ name: 'config', secret: { secretName: 'c' } }, { name: 'tls-ca', secret: { secretName: 'ca' } }, { name: 'progs', configMap: { name: 'p' } }],
+        },
+      };
+      const r = prepareContainer(exporter, pod, new Map(), new Map([['config', config], ['tls-ca', ca], ['progs', progs]]));
+      await rewriteMountPathsInSecretFiles(r, pod);
+      assert.equal(await readFile(join(config, 'my.cnf'), 'utf8'), `[client]\nssl-ca=${ca}/ca.crt\nhost=127.0.0.1\n`);
+      assert.equal((await stat(join(config, 'my.cnf'))).mode & 0o777, 0o440);
+      assert.equal(await readFile(join(progs, 'p.mtail'), 'utf8'), '# /etc/x/tls-ca/ca.crt\n');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

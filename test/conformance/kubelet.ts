@@ -1,7 +1,7 @@
 // What the kubelet does between the Pod spec and the process it runs, for the parts templates use:
 // env from values and Secrets, `$(VAR)` expansion in env values and args, volume mounts (here:
 // host directories standing in for the volumes) and the user the container runs as.
-import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 
@@ -116,9 +116,7 @@ export function prepareContainer(container: V1Container, pod: V1Pod, secrets: Se
     if (hostPath === undefined) throw new Error(`container ${container.name}: no host directory stands in for volume ${m.name}`);
     mounts.push({ volume: m.name, mountPath: m.mountPath, hostPath, readOnly: m.readOnly === true, scratch: volume.emptyDir !== undefined });
   }
-  // Longest mount path first, so /a/b is not rewritten through /a.
-  const byLength = [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length);
-  const rewrite = (text: string) => byLength.reduce((t, m) => replacePathPrefix(t, m.mountPath, m.hostPath), text);
+  const rewrite = mountRewriter(mounts);
   args = args.map(rewrite);
   for (const [name, value] of env) env.set(name, rewrite(value));
 
@@ -135,6 +133,31 @@ export function prepareContainer(container: V1Container, pod: V1Pod, secrets: Se
     supplementaryGroups: [...(podSc.fsGroup !== undefined ? [podSc.fsGroup] : []), ...(podSc.supplementalGroups ?? [])],
     readOnlyRootFilesystem: sc.readOnlyRootFilesystem === true,
   };
+}
+
+/** Mount paths replaced by their host directories (longest first, so /a/b is not rewritten through /a). */
+function mountRewriter(mounts: readonly Mount[]): (text: string) => string {
+  const byLength = [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length);
+  return (text) => byLength.reduce((t, m) => replacePathPrefix(t, m.mountPath, m.hostPath), text);
+}
+
+/**
+ * The same liberty as for args, inside the files of the Secret volumes the container mounts: a
+ * config file naming another mounted file (a my.cnf's ssl-ca) must find it under its host directory.
+ * Only mount paths change; mode and owner stay as the kubelet set them.
+ */
+export async function rewriteMountPathsInSecretFiles(r: Runnable, pod: V1Pod): Promise<void> {
+  const secretVolumes = new Set((pod.spec?.volumes ?? []).filter((v) => v.secret !== undefined).map((v) => v.name));
+  const rewrite = mountRewriter(r.mounts);
+  for (const m of r.mounts.filter((mount) => secretVolumes.has(mount.volume))) {
+    for (const entry of await readdir(m.hostPath, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const file = join(entry.parentPath, entry.name);
+      const text = await readFile(file, 'utf8');
+      const rewritten = rewrite(text);
+      if (rewritten !== text) await writeFile(file, rewritten);
+    }
+  }
 }
 
 /** Replaces `prefix` where it stands as a whole path (followed by `/`, the end, or a non-path character). */

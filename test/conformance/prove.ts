@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PREFIX, type ExporterTemplate, type Pod, type Registry } from '../../src/core/types.js';
 import type { ProvableCase, Fixture } from './cases.js';
 import { installed } from './debian.js';
-import { prepareContainer, writeSecretVolume, type Runnable } from './kubelet.js';
+import { prepareContainer, rewriteMountPathsInSecretFiles, writeSecretVolume, type Runnable } from './kubelet.js';
 import { examplePod, inject, NAMESPACE } from './pod.js';
 import { freePort, start, stop, telling, waitForPort } from './procs.js';
 import { JOB, pollUntil, type ActiveTarget, type Prometheus } from './prometheus.js';
@@ -221,6 +221,7 @@ export async function prove(c: ProvableCase, ctx: ProveContext): Promise<Row> {
     const secrets = new Map(Object.entries(fixture.secrets ?? {}));
     const secretValues = new Set([...secrets.values()].flatMap((s) => Object.values(s)));
     const runnable = prepareContainer(injected.exporter, injected.pod, secrets, await volumeDirs(injected.pod, fixture, ctx.ws, c.template));
+    await rewriteMountPathsInSecretFiles(runnable, injected.pod);
     const targetNote = template.target.format === 'none' ? '' : params.target === undefined ? `target ${template.target.default} (template default); ` : `target ${params.target}; `;
     const security = `${targetNote}as ${runnable.runAsUser}:${runnable.runAsGroup}${runnable.readOnlyRootFilesystem ? ', read-only root' : ''}`;
     details.push(`exporter (${security}): ${c.exporter.binary} ${runnable.args.join(' ')}`, `env: ${describeEnv(runnable, secretValues)}`);

@@ -136,10 +136,13 @@ export async function startPostgres(ws: Workspace, port: number, role: string, p
   return { port, summary: `PostgreSQL on 127.0.0.1:${port}, ${tls ? 'TLS only (hostssl), ' : ''}scram-sha-256, role ${role} with pg_monitor`, stop: serverStop(proc) };
 }
 
-export async function startMariadb(ws: Workspace, port: number, user: string, password: string): Promise<Server> {
-  const dir = await ws.dir('mariadb', 'mysql');
+export async function startMariadb(ws: Workspace, port: number, user: string, password: string, tls?: ServerTls): Promise<Server> {
+  // Several cases start MariaDB in one workspace (plain, TLS): each its own directory.
+  const dir = await ws.dir(`mariadb-${randomUUID().slice(0, 8)}`, 'mysql');
   const data = join(dir, 'data');
   const socket = join(dir, 'mysqld.sock');
+  const files = tls ? await writeServerTls(dir, 'mysql', tls) : undefined;
+  const ssl = files ? [`--ssl-ca=${files.ca}`, `--ssl-cert=${files.cert}`, `--ssl-key=${files.key}`] : [];
   await runOk('mariadb-install-db', 'mariadb-install-db', ['--no-defaults', '--user=mysql', `--datadir=${data}`, '--auth-root-authentication-method=socket', '--skip-test-db', '--skip-name-resolve'], 60_000);
   const proc = start('mariadbd', 'mariadbd', [
     '--no-defaults',
@@ -152,16 +155,18 @@ export async function startMariadb(ws: Workspace, port: number, user: string, pa
     `--pid-file=${join(dir, 'mysqld.pid')}`,
     '--skip-log-bin',
     '--innodb-buffer-pool-size=16M',
+    ...ssl,
   ]);
   // The grants and connection limit the mysqld_exporter README recommends, plus SLAVE MONITOR:
   // since MariaDB 10.5.9 REPLICATION CLIENT no longer allows SHOW SLAVE STATUS, which the default
-  // slave_status collector runs (without it mysql_exporter_last_scrape_error is 1).
-  const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}' WITH MAX_USER_CONNECTIONS 3; GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO '${user}'@'127.0.0.1';`;
+  // slave_status collector runs (without it mysql_exporter_last_scrape_error is 1). With TLS the
+  // user must connect over TLS (REQUIRE SSL), so a client that falls back to plain text is refused.
+  const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'${files ? ' REQUIRE SSL' : ''} WITH MAX_USER_CONNECTIONS 3; GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO '${user}'@'127.0.0.1';`;
   await stopOnFailure(proc, async () => {
     await waitForPort(port, proc, 60_000);
     await retry('create the exporter user', 20_000, () => runOk('mariadb', 'mariadb', ['--no-defaults', '-S', socket, '-u', 'root', '-e', sql], 10_000));
   });
-  return { port, summary: `MariaDB on 127.0.0.1:${port}, user ${user} with PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT`, stop: serverStop(proc) };
+  return { port, summary: `MariaDB on 127.0.0.1:${port}, ${files ? 'TLS (ssl-ca/ssl-cert/ssl-key), user REQUIRE SSL, ' : ''}user ${user} with PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT`, stop: serverStop(proc) };
 }
 
 export async function startNginx(ws: Workspace, port: number): Promise<Server> {
