@@ -47,11 +47,14 @@ export function renderExporterCached(template: ExporterTemplate, params: Readonl
   if (!cache) renderCache.set(template, (cache = new Map()));
   // JSON, not a joined string: values may hold any character, and two value sets must never share
   // an entry (one pod would get another pod's exporter).
-  const key = JSON.stringify([mode, runAsUser, [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+  // Sorted by name, so the result (the order of its problems too) does not depend on the order the
+  // pod lists its annotations in, nor on which pod filled the cache entry first.
+  const sorted = [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const key = JSON.stringify([mode, runAsUser, sorted]);
   let result = cache.get(key);
   if (!result) {
     if (cache.size >= RENDER_CACHE_SIZE) cache.clear();
-    cache.set(key, (result = deepFreeze(renderExporter(template, params, mode, runAsUser))));
+    cache.set(key, (result = deepFreeze(renderExporter(template, new Map(sorted), mode, runAsUser))));
   }
   return result;
 }

@@ -21,4 +21,15 @@ describe('renderExporterCached', () => {
       assert.deepEqual(renderExporterCached(template, params, 'native'), renderExporter(template, params, 'native'), JSON.stringify([...params]));
     }
   });
+
+  it('answers the same, problems in the same order, whatever order the pod lists its annotations in', async () => {
+    const registry = await loadRegistry();
+    const template = registry.templates.get('mtail');
+    assert.ok(template);
+    // Two fresh copies of the template: two empty caches, each filled by one order first.
+    const one = renderExporterCached({ ...template }, new Map([['target', 'x'], ['secret', 's']]), 'native');
+    const other = renderExporterCached({ ...template }, new Map([['secret', 's'], ['target', 'x']]), 'native');
+    assert.equal(one.problems.length, 4);
+    assert.deepEqual(one.problems.map((p) => p.message), other.problems.map((p) => p.message));
+  });
 });
