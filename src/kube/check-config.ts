@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { ClusterVersion } from './cluster-version.js';
 import { httpStatusOf, toKubeError } from './api-error.js';
-import { mergeWebhookConfiguration } from './register.js';
+import { mergeWebhookConfiguration, plain, show } from './register.js';
 import { desiredAdmissionObjects } from './admission-objects.js';
 import type { WebhookOptions } from './webhook-config.js';
 
@@ -87,12 +87,3 @@ function walk(have: unknown, want: unknown, path: string, out: string[]): void {
   if (!isDeepStrictEqual(have, want)) out.push(`${path}: ${show(have)} -> ${show(want)}`);
 }
 
-function plain(value: unknown): unknown {
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return '(unset)';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
-}

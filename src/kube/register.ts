@@ -368,11 +368,12 @@ function normalSelector(s: V1LabelSelector | undefined): unknown {
 }
 
 /** Drops class prototypes and undefined members, so a read object and a built one compare by content. */
-function plain(value: unknown): unknown {
+export function plain(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
 
-function show(value: unknown): string {
+/** A value as a change line shows it: short, `(unset)` for nothing. */
+export function show(value: unknown): string {
   if (value === undefined) return '(unset)';
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
