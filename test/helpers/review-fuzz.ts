@@ -409,7 +409,8 @@ function allowedChange(op: Operation, original: Record<string, any>): boolean {
   const appended = (field: string): boolean => {
     const m = new RegExp(`^/spec/${field}(?:/(\\d+))?$`).exec(path);
     if (!m) return false;
-    if (m[1] === undefined) return op.op === 'add' && spec[field] === undefined;
+    // A list the pod did not have (absent, or null: JSON for "none") is created whole, as for maps below.
+    if (m[1] === undefined) return (op.op === 'add' && spec[field] === undefined) || (op.op === 'replace' && spec[field] === null);
     return op.op === 'add' && Number(m[1]) >= (Array.isArray(spec[field]) ? spec[field].length : 0);
   };
   if (appended('initContainers') || appended('containers') || appended('volumes')) return true;
