@@ -1,8 +1,8 @@
 // The single pipeline that the server and the CLI both call:
-// decode review -> decide (annotations + registry) -> render + mutate -> diff into a patch -> encode.
+// decode review -> decide (annotations + registry) -> render + plan the changes -> patch -> encode.
 import { ANNOTATION, nearMissOptIn, parseOptIn } from './annotations.js';
-import { mutatePod } from './mutate.js';
-import { buildPatch, encodePatch, type PatchOperation } from './patch.js';
+import { planInjection } from './mutate.js';
+import { encodePatch, injectionPatch, type PatchOperation } from './patch.js';
 import { decodeReview, encodeResponse, isPodRequest, podOf } from './review.js';
 import { MIRROR_POD_ANNOTATION, type AdmissionReviewResponse, type CoreSettings, type Outcome, type Pod, type Problem, type Registry, type SkipReason } from './types.js';
 
@@ -55,7 +55,7 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
 
   const { optIn } = optInResult;
   // Rendered even when the annotations already have problems, so a denial lists every problem.
-  const result = mutatePod(pod, optIn, registry, settings);
+  const result = planInjection(pod, optIn, registry, settings);
   const problems = [...optInResult.problems, ...(result.ok ? [] : result.problems)];
 
   if (!result.ok || problems.length > 0) {
@@ -66,7 +66,7 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
     return answer({ decision: 'denied', reason: 'denied', templates: optIn.templates, warnings: result.warnings, problems, patchOperations: 0 }, [], namespace, name);
   }
 
-  const patch = buildPatch(pod, result.mutated);
+  const patch = injectionPatch(pod, result.changes);
   return answer(
     { decision: 'injected', reason: 'injected', templates: result.templates, warnings: result.warnings, problems: [], patchOperations: patch.length },
     patch,

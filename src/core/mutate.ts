@@ -1,17 +1,34 @@
-// Stage 4a: apply an opt-in to a copy of the pod: exporter containers, volumes, scrape annotations,
+// Stage 4a: what an opt-in changes in the pod: exporter containers, volumes, scrape annotations,
 // the injected label and the status record. Clashes with what the pod already has are problems.
-import type { V1Container, V1PodSpec as PodSpec } from '@kubernetes/client-node';
+import type { V1Container, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
 import { renderExporterCached, type RenderedExporter, type RenderResult } from './render.js';
 import type { InjectionStatus } from './status.js';
-import { PREFIX, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
+import { PREFIX, type Container, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
 import { closest, imageRepository } from './values.js';
 
-export type MutateResult =
-  | { ok: true; mutated: Pod; templates: string[]; warnings: string[] }
+/**
+ * What an injection changes in the pod, and nothing else: the pod itself is never copied (the
+ * patch is built from these, core/patch.ts). Lists are appended to; map entries are set, adding
+ * the key or replacing the pod's own value.
+ */
+export interface PodChanges {
+  /** initContainers for native sidecars, containers for classic ones. */
+  readonly sidecarList: 'initContainers' | 'containers';
+  readonly sidecars: readonly Container[];
+  readonly volumes: readonly V1Volume[];
+  readonly annotations: readonly (readonly [string, string])[];
+  readonly labels: readonly (readonly [string, string])[];
+}
+
+export type InjectionResult =
+  | { ok: true; changes: PodChanges; templates: string[]; warnings: string[] }
   | { ok: false; problems: Problem[]; warnings: string[] };
 
 const PROMETHEUS = 'prometheus.io/';
+/** The scrape annotations, as constants: the same string objects every time, hashed once. */
+const SCRAPE = Object.freeze({ scrape: `${PROMETHEUS}scrape`, port: `${PROMETHEUS}port`, path: `${PROMETHEUS}path`, scheme: `${PROMETHEUS}scheme` });
+const INJECTED_LABELS: PodChanges['labels'] = Object.freeze([Object.freeze([INJECTED_LABEL, 'true'] as const)]);
 
 /**
  * Per-exporter scrape annotations, `metrics.exporter-injector.io/<slot>: "<portName> <scheme> <path>"`,
@@ -23,6 +40,16 @@ const PROMETHEUS = 'prometheus.io/';
 export const SCRAPE_SLOT_PREFIX = 'metrics.exporter-injector.io/';
 /** Endpoints of the shipped PodMonitor; exporters beyond this count need an endpoint added. */
 export const SCRAPE_SLOTS = 4;
+const SLOT_KEYS = Array.from({ length: SCRAPE_SLOTS }, (_, slot) => `${SCRAPE_SLOT_PREFIX}${slot}`);
+const slotKey = (slot: number): string => SLOT_KEYS[slot] ?? `${SCRAPE_SLOT_PREFIX}${slot}`;
+
+const slotValues = new WeakMap<RenderedExporter, string>();
+/** `<portName> <scheme> <path>`, kept with the (cached) rendering. */
+function scrapeSlotValue(exporter: RenderedExporter): string {
+  let value = slotValues.get(exporter);
+  if (value === undefined) slotValues.set(exporter, (value = `${exporter.template.portName} ${exporter.template.scheme} ${exporter.path}`));
+  return value;
+}
 
 function allContainers(pod: Pod): { container: V1Container; where: string }[] {
   const spec = pod.spec;
@@ -140,7 +167,7 @@ function statusOf(rendered: readonly RenderedExporter[], mode: SidecarMode): str
   return json;
 }
 
-export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: CoreSettings): MutateResult {
+export function planInjection(pod: Pod, optIn: OptIn, registry: Registry, settings: CoreSettings): InjectionResult {
   const problems: Problem[] = [];
   const warnings: string[] = [];
   const mode = optIn.sidecar ?? settings.defaultSidecarMode;
@@ -165,31 +192,16 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
   problems.push(...runToCompletionProblems(pod, mode));
   if (problems.length > 0) return { ok: false, problems, warnings };
 
-  // Copy only what changes and share the rest with the original, so the diff into a patch walks
-  // just the changed paths (it skips identical references). Each copy is one spread: adding keys
-  // one by one to a copy costs V8 several times more, on the hot path of every pod. A spread, not
-  // Object.assign: assigning an own "__proto__" key (JSON.parse and yaml keep it as data) would set
-  // the copy's prototype instead, and the patch would then remove the key from the user's pod.
   const sidecars = rendered.map((e) => e.container);
   const volumes = rendered.flatMap((e) => e.volumes);
-  const specChanges: Partial<PodSpec> = {};
-  // Appended after the pod's own init containers, so those still run first and unchanged.
-  if (mode === 'native') specChanges.initContainers = [...(pod.spec?.initContainers ?? []), ...sidecars];
-  else specChanges.containers = [...(pod.spec?.containers ?? []), ...sidecars];
-  if (volumes.length > 0) specChanges.volumes = [...(pod.spec?.volumes ?? []), ...volumes];
-  const spec: PodSpec = { ...(pod.spec as PodSpec), ...specChanges };
-
   const own = pod.metadata?.annotations ?? {};
-  const added: Record<string, string> = {};
+  const annotations: [string, string][] = [];
   const first = rendered[0];
   if (first) {
     const hasOwn = Object.keys(own).some((k) => k.startsWith(PROMETHEUS));
     if (optIn.scrape === 'override' || (optIn.scrape === 'auto' && !hasOwn)) {
-      added[`${PROMETHEUS}scrape`] = 'true';
-      added[`${PROMETHEUS}port`] = String(first.port);
-      added[`${PROMETHEUS}path`] = first.path;
-      added[`${PROMETHEUS}scheme`] = first.template.scheme;
-      const replaced = Object.entries(added).filter(([k, v]) => own[k] !== undefined && own[k] !== v);
+      annotations.push([SCRAPE.scrape, 'true'], [SCRAPE.port, String(first.port)], [SCRAPE.path, first.path], [SCRAPE.scheme, first.template.scheme]);
+      const replaced = annotations.filter(([k, v]) => own[k] !== undefined && own[k] !== v);
       if (replaced.length > 0) {
         warnings.push(
           `${ANNOTATION.scrape}: override replaced the pod's own ${replaced.map(([k, v]) => `${k} ${JSON.stringify(own[k])} -> ${JSON.stringify(v)}`).join(', ')}; the app's own metrics are no longer scraped through these annotations`,
@@ -206,26 +218,26 @@ export function mutatePod(pod: Pod, optIn: OptIn, registry: Registry, settings: 
       );
     }
   }
-  rendered.forEach((e, slot) => {
-    added[`${SCRAPE_SLOT_PREFIX}${slot}`] = `${e.template.portName} ${e.template.scheme} ${e.path}`;
-  });
+  rendered.forEach((e, slot) => annotations.push([slotKey(slot), scrapeSlotValue(e)]));
   if (rendered.length > SCRAPE_SLOTS) {
     warnings.push(
       `the shipped PodMonitor scrapes ${SCRAPE_SLOTS} exporters per pod; ${rendered.slice(SCRAPE_SLOTS).map((e) => e.template.name).join(', ')} (${SCRAPE_SLOT_PREFIX}${SCRAPE_SLOTS} and on) need an endpoint added to it`,
     );
   }
-  if (spec.hostNetwork === true) {
+  if (pod.spec?.hostNetwork === true) {
     warnings.push(`the pod uses hostNetwork: exporter ports (${rendered.map((e) => e.port).join(', ')}) are opened on the node's network`);
   }
+  annotations.push([ANNOTATION.status, statusOf(rendered, mode)]);
 
-  added[ANNOTATION.status] = statusOf(rendered, mode);
-  const metadata = {
-    ...pod.metadata,
-    annotations: { ...own, ...added },
-    labels: { ...pod.metadata?.labels, [INJECTED_LABEL]: 'true' },
+  const changes: PodChanges = {
+    // Appended after the pod's own init containers, so those still run first and unchanged.
+    sidecarList: mode === 'native' ? 'initContainers' : 'containers',
+    sidecars,
+    volumes,
+    annotations,
+    labels: INJECTED_LABELS,
   };
-  const mutated: Pod = { ...pod, metadata, spec };
-  return { ok: true, mutated, templates: rendered.map((e) => e.template.name), warnings };
+  return { ok: true, changes, templates: rendered.map((e) => e.template.name), warnings };
 }
 
 /**

@@ -1,25 +1,27 @@
-// Stage 4b: the JSON Patch (RFC 6902) that turns the pod as sent into the mutated pod.
-// mutatePod copies only what it changes and shares every other subtree with the original, so the
-// diff stops at the first identical reference and walks just the changed paths (metadata,
-// its annotations and labels, the spec and its container/volume lists), whatever mutatePod changes.
-// Correct by construction for:
-// - maps the pod did not have: a key missing from the original is added whole, with its value;
+// Stage 4b: the JSON Patch (RFC 6902) that applies an injection's changes (core/mutate.ts) to the
+// pod as sent. Built from the changes directly, without copying or diffing the pod, and correct by
+// construction for:
+// - maps and lists the pod does not have (absent or null): added whole, with their values;
 // - keys with `/` or `~` (`prometheus.io/scrape`): escaped as `~1` and `~0` (RFC 6901);
-// - lists that grew at the end (init containers, volumes): one `add` per new element, at its index;
-//   any other change to a list replaces the list.
+// - lists the pod has (init containers, volumes): one `add` per new element, at its index;
+// - map entries: `add` for a new key, `replace` for a key the pod has with another value.
 // Values are referenced, not copied: the patch is serialized right away, and the values it shares
 // with the cached renderings are frozen. test/core/patch-equivalence.test.ts proves that applying
-// it gives exactly the pod that applying fast-json-patch's full `compare` gives.
+// it gives exactly the pod that applying fast-json-patch's full `compare` of the pod and its
+// mutated copy gives.
+import type { PodChanges } from './mutate.js';
+import type { Pod } from './types.js';
 
-export type PatchOperation =
-  | { readonly op: 'add'; readonly path: string; readonly value: unknown }
-  | { readonly op: 'replace'; readonly path: string; readonly value: unknown }
-  | { readonly op: 'remove'; readonly path: string };
+/** An injection only adds and replaces; it never removes anything from the pod. */
+export interface PatchOperation {
+  readonly op: 'add' | 'replace';
+  readonly path: string;
+  readonly value: unknown;
+}
 
 type JsonObject = Record<string, unknown>;
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 
 /** Escaped keys seen before (the same annotation keys come with every pod); bounded. */
 const escaped = new Map<string, string>();
@@ -38,64 +40,55 @@ export function escapePointerToken(key: string): string {
   return token;
 }
 
-/** The operations that turn `original` into `mutated`; empty when they are equal. */
-export function buildPatch(original: unknown, mutated: unknown): PatchOperation[] {
+/** The operations that apply `changes` to `pod`; empty when the pod already is so. */
+export function injectionPatch(pod: Pod, changes: PodChanges): PatchOperation[] {
   const ops: PatchOperation[] = [];
-  diff('', original, mutated, ops);
+  const metadata: unknown = pod.metadata;
+  if (isObject(metadata)) {
+    setEntries('/metadata/annotations', metadata.annotations, changes.annotations, ops);
+    setEntries('/metadata/labels', metadata.labels, changes.labels, ops);
+  } else {
+    const value: JsonObject = {};
+    if (changes.annotations.length > 0) value.annotations = Object.fromEntries(changes.annotations);
+    if (changes.labels.length > 0) value.labels = Object.fromEntries(changes.labels);
+    if (Object.keys(value).length > 0) ops.push({ op: 'add', path: '/metadata', value });
+  }
+  const spec: unknown = pod.spec;
+  if (isObject(spec)) {
+    append(`/spec/${changes.sidecarList}`, spec[changes.sidecarList], changes.sidecars, ops);
+    append('/spec/volumes', spec.volumes, changes.volumes, ops);
+  } else {
+    const value: JsonObject = {};
+    if (changes.sidecars.length > 0) value[changes.sidecarList] = changes.sidecars;
+    if (changes.volumes.length > 0) value.volumes = changes.volumes;
+    if (Object.keys(value).length > 0) ops.push({ op: 'add', path: '/spec', value });
+  }
   return ops;
 }
 
-function diff(path: string, before: unknown, after: unknown, ops: PatchOperation[]): void {
-  if (before === after) return;
-  if (isObject(before) && isObject(after)) {
-    diffObjects(path, before, after, ops);
-  } else if (Array.isArray(before) && Array.isArray(after)) {
-    diffArrays(path, before, after, ops);
-  } else if (!jsonEqual(before, after)) {
-    ops.push({ op: 'replace', path, value: after });
-  }
-}
-
-function diffObjects(path: string, before: JsonObject, after: JsonObject, ops: PatchOperation[]): void {
-  // Most keys are shared with the original, so an identical value skips a key before any other
-  // check. That needs no own-property test: values here are JSON data (or frozen renderings),
-  // never equal to what a plain object inherits. A key whose value is undefined is absent in JSON.
-  for (const key of Object.keys(before)) {
-    const previous = before[key];
-    if (previous === after[key] || previous === undefined) continue;
-    if (!Object.hasOwn(after, key) || after[key] === undefined) ops.push({ op: 'remove', path: `${path}/${escapePointerToken(key)}` });
-  }
-  for (const key of Object.keys(after)) {
-    const value = after[key];
-    const previous = before[key];
-    if (value === previous || value === undefined) continue;
-    const at = `${path}/${escapePointerToken(key)}`;
-    if (!Object.hasOwn(before, key) || previous === undefined) ops.push({ op: 'add', path: at, value });
-    else diff(at, previous, value, ops);
-  }
-}
-
-function diffArrays(path: string, before: readonly unknown[], after: readonly unknown[], ops: PatchOperation[]): void {
-  const kept = Math.min(before.length, after.length);
-  let prefixEqual = after.length >= before.length;
-  for (let i = 0; i < kept && prefixEqual; i += 1) prefixEqual = before[i] === after[i] || jsonEqual(before[i], after[i]);
-  if (!prefixEqual) {
-    ops.push({ op: 'replace', path, value: after });
+/** Sets map entries: the whole map when the pod has none (an `add` replaces a null too). */
+function setEntries(path: string, map: unknown, entries: PodChanges['annotations'], ops: PatchOperation[]): void {
+  if (entries.length === 0) return;
+  if (!isObject(map)) {
+    // fromEntries defines own properties, so even a "__proto__" key would stay data.
+    ops.push({ op: 'add', path, value: Object.fromEntries(entries) });
     return;
   }
-  for (let i = before.length; i < after.length; i += 1) ops.push({ op: 'add', path: `${path}/${i}`, value: after[i] });
+  for (const [key, value] of entries) {
+    const previous = Object.hasOwn(map, key) ? map[key] : undefined;
+    if (previous === value) continue;
+    ops.push({ op: previous === undefined ? 'add' : 'replace', path: `${path}/${escapePointerToken(key)}`, value });
+  }
 }
 
-/** Equality of JSON values (key order ignored, undefined members absent). */
-function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
-  if (isObject(a) && isObject(b)) {
-    const ak = Object.keys(a).filter((k) => a[k] !== undefined);
-    const bk = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ak.length === bk.length && ak.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+/** Appends list elements at their indexes: the whole list when the pod has none. */
+function append(path: string, list: unknown, elements: readonly unknown[], ops: PatchOperation[]): void {
+  if (elements.length === 0) return;
+  if (!Array.isArray(list)) {
+    ops.push({ op: 'add', path, value: elements });
+    return;
   }
-  return false;
+  for (let i = 0; i < elements.length; i += 1) ops.push({ op: 'add', path: `${path}/${list.length + i}`, value: elements[i] });
 }
 
 /**
@@ -140,7 +133,7 @@ export function encodePatch(ops: readonly PatchOperation[]): string {
   let json = '[';
   for (let i = 0; i < ops.length; i += 1) {
     const op = ops[i]!;
-    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${jsonString(op.path)}${op.op === 'remove' ? '' : `,"value":${valueJson(op.value)}`}}`;
+    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${jsonString(op.path)},"value":${valueJson(op.value)}}`;
   }
   return Buffer.from(`${json}]`).toString('base64');
 }

@@ -1,8 +1,9 @@
-// The webhook's patch (src/core/patch.ts, built from the changed subtrees only) against the
-// reference, fast-json-patch's `compare` of the whole original and mutated pods: applying either
-// to the pod as sent must give exactly the same pod, over every golden case (pods inside
-// workloads too), the bundled examples and bench pods, and a seeded random corpus of pods with
-// missing maps, keys that need escaping, existing init containers, volumes and sidecars.
+// The webhook's patch (src/core/patch.ts, built from the planned changes without looking at the
+// rest of the pod) against the reference, fast-json-patch's `compare` of the whole original and a
+// mutated copy made here the plain way (clone, then set and push): applying either to the pod as
+// sent must give exactly the same pod, over every golden case (pods inside workloads too), the
+// bundled examples and bench pods, and a seeded random corpus of pods with missing and null maps
+// and lists, keys that need escaping, existing init containers, volumes and sidecars.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +15,8 @@ import { podSites } from '../../src/cli/workloads.js';
 import { admit } from '../../src/core/admit.js';
 import { parseOptIn } from '../../src/core/annotations.js';
 import { DEFAULT_CORE_SETTINGS } from '../../src/core/defaults.js';
-import { mutatePod } from '../../src/core/mutate.js';
-import { buildPatch, encodePatch, escapePointerToken } from '../../src/core/patch.js';
+import { planInjection, type PodChanges } from '../../src/core/mutate.js';
+import { encodePatch, escapePointerToken, injectionPatch, type PatchOperation } from '../../src/core/patch.js';
 import { podShapeProblems, syntheticReview } from '../../src/core/review.js';
 import type { CoreSettings, Pod, Registry } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
@@ -33,6 +34,28 @@ before(async () => {
 const apply = (pod: Pod, patch: readonly Operation[]): unknown =>
   jsonPatch.applyPatch(structuredClone(pod), structuredClone(patch) as Operation[], true, false).newDocument;
 
+/** The reference: a deep copy of the pod with the changes made the plain way. */
+function mutatedCopy(pod: Pod, changes: PodChanges): object {
+  const copy = structuredClone(pod) as Record<string, any>;
+  const set = (parent: Record<string, any>, field: string, entries: PodChanges['annotations']) => {
+    if (entries.length === 0) return;
+    if (typeof parent[field] !== 'object' || parent[field] === null) parent[field] = {};
+    for (const [key, value] of entries) parent[field][key] = value;
+  };
+  const push = (parent: Record<string, any>, field: string, elements: readonly unknown[]) => {
+    if (elements.length === 0) return;
+    if (!Array.isArray(parent[field])) parent[field] = [];
+    parent[field].push(...structuredClone(elements));
+  };
+  if (typeof copy.metadata !== 'object' || copy.metadata === null) copy.metadata = {};
+  set(copy.metadata, 'annotations', changes.annotations);
+  set(copy.metadata, 'labels', changes.labels);
+  if (typeof copy.spec !== 'object' || copy.spec === null) copy.spec = {};
+  push(copy.spec, changes.sidecarList, changes.sidecars);
+  push(copy.spec, 'volumes', changes.volumes);
+  return copy;
+}
+
 /**
  * Checks one pod; returns whether it was injected (so the corpus can prove it exercised the
  * patch and not only refusals).
@@ -43,14 +66,14 @@ function checkEquivalent(pod: Pod, registry: Registry, settings: CoreSettings, l
   const sent = structuredClone(pod);
   const optIn = parseOptIn(pod.metadata?.annotations);
   if (!optIn.optedIn) return false;
-  const result = mutatePod(pod, optIn.optIn, registry, settings);
+  const result = planInjection(pod, optIn.optIn, registry, settings);
   if (!result.ok) return false;
-  assert.deepEqual(pod, sent, `${label}: mutatePod left the pod as sent untouched`);
-  const reference = jsonPatch.compare(pod, result.mutated);
-  const ours = buildPatch(pod, result.mutated) as Operation[];
-  const expected = apply(pod, reference);
+  const mutated = mutatedCopy(pod, result.changes);
+  const ours = injectionPatch(pod, result.changes) as Operation[];
+  assert.deepEqual(pod, sent, `${label}: planning and patching left the pod as sent untouched`);
+  const expected = apply(pod, jsonPatch.compare(pod, mutated));
   assert.deepEqual(apply(pod, ours), expected, `${label}: applying the generated patch gives the pod the full diff gives\npatch: ${JSON.stringify(ours)}`);
-  assert.deepEqual(JSON.parse(JSON.stringify(expected)), JSON.parse(JSON.stringify(result.mutated)), `${label}: and that pod is the mutated pod`);
+  assert.deepEqual(JSON.parse(JSON.stringify(expected)), JSON.parse(JSON.stringify(mutated)), `${label}: and that pod is the mutated copy`);
 
   // admit() sends this patch, base64-encoded, when nothing else stops the injection.
   const answer = admit(syntheticReview(pod, pod.metadata?.namespace ?? 'default'), registry, settings);
@@ -69,32 +92,42 @@ describe('patch: escaping and shapes', () => {
     assert.equal(escapePointerToken('plain'), 'plain');
   });
 
-  it('adds a missing map whole, appends to lists at their index, replaces a list that changed inside', () => {
-    const a = { metadata: { name: 'p' }, spec: { initContainers: [{ name: 'x' }], volumes: [{ name: 'v' }] } };
-    const b = {
-      metadata: { name: 'p', annotations: { 'prometheus.io/scrape': 'true' } },
-      spec: { initContainers: [a.spec.initContainers[0], { name: 'y' }], volumes: [{ name: 'w' }] },
-    };
-    assert.deepEqual(buildPatch(a, b), [
+  const changes = (over: Partial<PodChanges> = {}): PodChanges => ({
+    sidecarList: 'initContainers',
+    sidecars: [{ name: 'y' }],
+    volumes: [{ name: 'w' }],
+    annotations: [['prometheus.io/scrape', 'true']],
+    labels: [['a~b', 'v']],
+    ...over,
+  });
+
+  it('adds a missing or null map or list whole, appends to lists at their index, sets map entries', () => {
+    const pod = { metadata: { name: 'p', labels: null }, spec: { containers: [], initContainers: [{ name: 'x' }] } } as unknown as Pod;
+    assert.deepEqual(injectionPatch(pod, changes()), [
       { op: 'add', path: '/metadata/annotations', value: { 'prometheus.io/scrape': 'true' } },
+      { op: 'add', path: '/metadata/labels', value: { 'a~b': 'v' } },
       { op: 'add', path: '/spec/initContainers/1', value: { name: 'y' } },
-      { op: 'replace', path: '/spec/volumes', value: [{ name: 'w' }] },
+      { op: 'add', path: '/spec/volumes', value: [{ name: 'w' }] },
     ]);
-    assert.deepEqual(buildPatch(a, structuredClone(a)), [], 'equal pods, no operations');
-    assert.deepEqual(buildPatch({ a: 1, b: 2 }, { a: 1 }), [{ op: 'remove', path: '/b' }]);
+    const annotated = { metadata: { annotations: { 'prometheus.io/scrape': 'false' }, labels: { 'a~b': 'v' } }, spec: { containers: [] } } as unknown as Pod;
+    assert.deepEqual(injectionPatch(annotated, changes({ sidecars: [], volumes: [] })), [{ op: 'replace', path: '/metadata/annotations/prometheus.io~1scrape', value: 'true' }], 'a different value is replaced, an equal one left');
+    assert.deepEqual(injectionPatch({ spec: { containers: [] } } as unknown as Pod, changes({ volumes: [] }))[0], { op: 'add', path: '/metadata', value: { annotations: { 'prometheus.io/scrape': 'true' }, labels: { 'a~b': 'v' } } });
   });
 
   it('encodes to base64 JSON that decodes to the same operations, the cached text of frozen values included', () => {
     const frozen = Object.freeze({ name: 'exporter', args: Object.freeze(['--a="b"', 'ü']) });
     const thawed = { name: 'mutable', args: ['x'] };
-    const ops = buildPatch({ m: { 'a/b': 'x' }, l: [] }, { m: { 'a/b': 'y', 'c~d': 'z' }, l: [frozen, thawed] });
+    const ops: PatchOperation[] = [
+      { op: 'replace', path: '/m/a~1b', value: 'y' },
+      { op: 'add', path: '/l/0', value: frozen },
+      { op: 'add', path: '/l/1', value: thawed },
+    ];
     const decode = (b64: string) => JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as unknown;
     assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)));
     thawed.args.push('changed after the first encoding');
     assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)), 'a value that is not frozen is serialized afresh');
-    assert.deepEqual(decode(encodePatch([{ op: 'remove', path: '/m/a~1b' }])), [{ op: 'remove', path: '/m/a~1b' }]);
-    const whole = buildPatch({}, { l: [frozen, thawed, 1, 'two', null] });
-    assert.deepEqual(decode(encodePatch(whole)), [{ op: 'add', path: '/l', value: [frozen, thawed, 1, 'two', null] }], 'a new list holding cached values');
+    const whole: PatchOperation[] = [{ op: 'add', path: '/l', value: [frozen, thawed, 1, 'two', null] }];
+    assert.deepEqual(decode(encodePatch(whole)), JSON.parse(JSON.stringify(whole)), 'a new list holding cached values');
   });
 });
 
@@ -153,13 +186,13 @@ describe('patch equivalence with the full diff', () => {
         if (maybe(0.3)) annotations['exporter-injector.io/sidecar'] = pick(['native', 'classic']);
         for (const k of awkwardKeys) if (maybe(0.2)) annotations[k] = pick(['true', '9999', 'x']);
         const metadata: Record<string, unknown> = { name: `pod-${i}`, namespace: pick(['default', 'shop']), annotations };
-        if (maybe(0.5)) metadata.labels = Object.fromEntries(awkwardKeys.filter(() => maybe(0.3)).map((k) => [k, 'v']));
+        if (maybe(0.5)) metadata.labels = maybe(0.2) ? null : Object.fromEntries(awkwardKeys.filter(() => maybe(0.3)).map((k) => [k, 'v']));
         if (maybe(0.3)) metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'u' }];
         const spec: Record<string, unknown> = {
           containers: Array.from({ length: 1 + Math.floor(random() * 3) }, (_, c) => ({ name: `app-${c}`, image: `example.com/app:${c}`, ...(maybe() ? { ports: [{ containerPort: 8000 + c }] } : {}) })),
         };
-        if (maybe(0.4)) spec.initContainers = maybe() ? [] : [{ name: 'setup', image: 'busybox:1.36' }];
-        if (maybe(0.4)) spec.volumes = maybe(0.2) ? [] : [{ name: 'data', emptyDir: {} }, ...(maybe() ? [{ name: 'a/b~c', emptyDir: {} }] : [])];
+        if (maybe(0.4)) spec.initContainers = maybe(0.2) ? null : maybe() ? [] : [{ name: 'setup', image: 'busybox:1.36' }];
+        if (maybe(0.4)) spec.volumes = maybe(0.2) ? null : maybe(0.2) ? [] : [{ name: 'data', emptyDir: {} }, ...(maybe() ? [{ name: 'a/b~c', emptyDir: {} }] : [])];
         if (maybe(0.2)) spec.shareProcessNamespace = true;
         if (maybe(0.1)) spec.hostNetwork = true;
         if (maybe(0.2)) spec.nodeSelector = { 'kubernetes.io/os': 'linux' };
