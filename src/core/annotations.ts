@@ -48,7 +48,9 @@ function enumValue<T extends string>(
   const raw = annotations[key];
   if (raw === undefined) return fallback;
   const value = raw.trim();
-  if ((allowed as readonly string[]).includes(value)) return value as T;
+  // The constant, not the pod's copy of it: constants are hashed once when used as keys.
+  const known = allowed.find((a) => a === value);
+  if (known !== undefined) return known;
   problems.push({
     code: 'EI_ERR_ANNOTATION_VALUE',
     message: `annotation ${key}: invalid value ${JSON.stringify(raw)}; valid values: ${allowed.join(', ')}`,

@@ -49,14 +49,24 @@ export function renderExporterCached(template: ExporterTemplate, params: Readonl
   // an entry (one pod would get another pod's exporter).
   // Sorted by name, so the result (the order of its problems too) does not depend on the order the
   // pod lists its annotations in, nor on which pod filled the cache entry first.
-  const sorted = [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const key = JSON.stringify([mode, runAsUser, sorted]);
+  const sorted = params.size === 0 ? [] : [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // Most pods set no params: their keys are built once, and a string built once is hashed once.
+  const key = sorted.length === 0 ? noParamsKey(mode, runAsUser) : JSON.stringify([mode, runAsUser, sorted]);
   let result = cache.get(key);
   if (!result) {
     if (cache.size >= RENDER_CACHE_SIZE) cache.clear();
     cache.set(key, (result = deepFreeze(renderExporter(template, new Map(sorted), mode, runAsUser))));
   }
   return result;
+}
+
+const noParamsKeys = new Map<SidecarMode, Map<RunAsUserMode, string>>();
+function noParamsKey(mode: SidecarMode, runAsUser: RunAsUserMode): string {
+  let byUser = noParamsKeys.get(mode);
+  if (!byUser) noParamsKeys.set(mode, (byUser = new Map()));
+  let key = byUser.get(runAsUser);
+  if (key === undefined) byUser.set(runAsUser, (key = JSON.stringify([mode, runAsUser, []])));
+  return key;
 }
 
 function deepFreeze<T>(value: T): T {

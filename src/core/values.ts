@@ -33,13 +33,17 @@ export function checkImage(raw: string): Checked<string> {
 
 /** The repository part of an image reference (no tag, no digest), to recognise the same exporter. */
 export function imageRepository(image: string): string {
-  const noDigest = image.split('@')[0] ?? image;
+  const at = image.indexOf('@');
+  const noDigest = at === -1 ? image : image.slice(0, at);
   const slash = noDigest.lastIndexOf('/');
   const colon = noDigest.lastIndexOf(':');
   const repo = colon > slash ? noDigest.slice(0, colon) : noDigest;
   // docker.io/library/x, docker.io/x and x are the same repository.
-  return repo.replace(/^(docker\.io|index\.docker\.io)\//, '').replace(/^library\//, '');
+  const hub = DOCKER_HUB.find((prefix) => repo.startsWith(prefix));
+  const path = hub ? repo.slice(hub.length) : repo;
+  return path.startsWith('library/') ? path.slice('library/'.length) : path;
 }
+const DOCKER_HUB = ['docker.io/', 'index.docker.io/'];
 
 export function checkTarget(raw: string, format: TargetFormat): Checked<string> {
   const why = targetProblem(format, raw);
