@@ -8,6 +8,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** [source directory, file name pattern] relative to the repository root. */
 const ASSETS = [['src/registry/templates', /\.(ya?ml|json)$/]];
+/** Single files, relative to the repository root. */
+const FILES = ['src/registry/builtin-templates.json'];
 
 for (const [dir, pattern] of ASSETS) {
   const from = join(root, dir);
@@ -18,4 +20,9 @@ for (const [dir, pattern] of ASSETS) {
   const files = (await readdir(from)).filter((f) => pattern.test(f));
   for (const f of files) await cp(join(from, f), join(to, f));
   console.log(`copied ${files.length} files to ${join('dist', dir)}`);
+}
+for (const file of FILES) {
+  await mkdir(join(root, 'dist', dirname(file)), { recursive: true });
+  await cp(join(root, file), join(root, 'dist', file));
+  console.log(`copied ${join('dist', file)}`);
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderExporter } from '../../src/core/render.js';
 import type { ExporterTemplate } from '../../src/core/types.js';
-import { parseTemplate } from '../../src/registry/load.js';
+import { parseTemplate } from '../../src/registry/validate.js';
 import { expandArgs, resolveEnv } from '../conformance/kubelet.js';
 
 // A template that uses every place a value can land: {target} in an arg and an env value, an arg

@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { isInjectorError } from '../../src/errors.js';
-import { BUILTIN_DIR, canonicalJson, loadRegistry, parseTemplate, readTemplateDir, templateHash } from '../../src/registry/load.js';
+import { BUILTIN_DIR, loadRegistry } from '../../src/registry/load.js';
+import { canonicalJson, parseTemplate, readTemplateDir, templateHash } from '../../src/registry/validate.js';
 
 const BAD_DIR = fileURLToPath(new URL('../testdata/registry/bad/', import.meta.url));
 const USER_DIR = fileURLToPath(new URL('../testdata/registry/user/', import.meta.url));

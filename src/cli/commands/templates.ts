@@ -4,7 +4,8 @@ import { acceptedParams } from '../../core/render.js';
 import type { ExporterTemplate } from '../../core/types.js';
 import { closest } from '../../core/values.js';
 import { EXIT, InjectorError } from '../../errors.js';
-import { BUILTIN_DIR, loadRegistry, readTemplateDir } from '../../registry/load.js';
+import { BUILTIN_DIR, loadRegistry } from '../../registry/load.js';
+import { readTemplateDir } from '../../registry/validate.js';
 import { defineCommand } from '../command.js';
 import { toYaml } from '../yaml-output.js';
 
