@@ -1,9 +1,9 @@
 // Load at a fixed rate (what an API server creating pods at a steady pace looks like): requests
 // are sent on a schedule, whatever the previous answers did, over a pool of kept-alive
-// connections, and each latency is measured from when its request was due, so a stall counts
-// against every request it delayed (no coordinated omission). wrk has no fixed-rate mode (wrk2,
-// which has, is not packaged in Debian), and at a few hundred requests per second a Node client
-// in the bench process keeps the schedule with most of a core to spare.
+// connections, and each latency is measured from when its request was due (or sent, if earlier),
+// so a stall counts against every request it delayed (no coordinated omission). wrk has no
+// fixed-rate mode (wrk2, which has, is not packaged in Debian), and at a few hundred requests per
+// second a Node client in the bench process keeps the schedule with most of a core to spare.
 import type { Agent } from 'node:https';
 import { percentile, post } from './saturate.js';
 
@@ -27,9 +27,12 @@ export async function fixedRate(agent: Agent, port: number, body: Buffer, rate: 
     const waitMs = Number(due - process.hrtime.bigint()) / 1e6;
     // setTimeout has 1 ms granularity: send every request due within the next millisecond now.
     if (waitMs > 1) await new Promise((r) => setTimeout(r, waitMs - 0.5));
+    // From when it was due, or from when it was sent if that was (at most 1 ms) earlier.
+    const sent = process.hrtime.bigint();
+    const from = sent < due ? sent : due;
     inFlight.push(
       post(agent, port, body).then((ok) => {
-        if (ok) latencies.push(Number(process.hrtime.bigint() - due) / 1e6);
+        if (ok) latencies.push(Number(process.hrtime.bigint() - from) / 1e6);
         else errors += 1;
       }),
     );

@@ -39,6 +39,9 @@ const ROUNDS = flags.rounds !== undefined ? Math.max(1, Number(flags.rounds)) : 
 const STARTS = SMOKE ? 1 : 3;
 const SATURATION_SECONDS = SMOKE ? 1 : 2;
 const RATE_SECONDS = SMOKE ? 1 : 3;
+/** A p99 needs samples: each fixed-rate window runs long enough for this many requests. */
+const RATE_MIN_REQUESTS = SMOKE ? 0 : 1000;
+const rateSeconds = (rate: number) => Math.max(RATE_SECONDS, Math.ceil(RATE_MIN_REQUESTS / rate));
 const WARMUP_SECONDS = 1;
 const CONNECTIONS = 16;
 const IDLE_SETTLE_MS = SMOKE ? 300 : 1000;
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
           const t = targets[kind];
           const before = t.stats();
           const started = process.hrtime.bigint();
-          const r = await fixedRate(agents[kind], t.port, bodies[body], rate, RATE_SECONDS);
+          const r = await fixedRate(agents[kind], t.port, bodies[body], rate, rateSeconds(rate));
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           const after = t.stats();
           (atRate[key(kind, body)] ??= []).push({ p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuShare: (after.cpuMicros - before.cpuMicros) / 1e6 / seconds, errors: r.errors });
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       saturationSeconds: SATURATION_SECONDS,
       rateSeconds: RATE_SECONDS,
+      rateMinRequests: RATE_MIN_REQUESTS,
       bodyBytes: Object.fromEntries(Object.entries(bodies).map(([n, b]) => [n, b.length])),
       smoke: SMOKE,
     },
@@ -256,7 +260,7 @@ async function main(): Promise<void> {
   // 5. The table.
   const m = results.meta;
   say(`exporter-injector bench${SMOKE ? ' (smoke: short, indicative only)' : ''}: node ${m.node}, ${m.cpus} CPU (${m.cpuModel}), load average ${m.loadAverage}`);
-  say(`HTTPS/1.1 keep-alive, ${CONNECTIONS} connections; ${m.generator}; ${m.pinned}; medians of ${ROUNDS} interleaved round(s) of ${SATURATION_SECONDS} s (saturation) and ${RATE_SECONDS} s (fixed rate); start-up: ${STARTS} start(s) each`);
+  say(`HTTPS/1.1 keep-alive, ${CONNECTIONS} connections; ${m.generator}; ${m.pinned}; medians of ${ROUNDS} interleaved round(s) of ${SATURATION_SECONDS} s (saturation) and ${RATE_SECONDS} s or ${RATE_MIN_REQUESTS} requests, whichever is longer (fixed rate); start-up: ${STARTS} start(s) each`);
   say(`bodies: ${Object.entries(m.bodyBytes).map(([n, b]) => `${n} ${fmt(b / 1024, 1)} KB`).join(', ')} (skip = typical pod, not opted in)`);
   say();
   const cols = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
