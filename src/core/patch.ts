@@ -103,7 +103,7 @@ function isDeepFrozen(value: object): boolean {
   return true;
 }
 
-/** JSON text of strings seen before (pointer paths, the status annotation's value); bounded. */
+/** JSON text of string values seen before (the status annotation's, the scrape ones); bounded. */
 const stringJson = new Map<string, string>();
 
 function jsonString(text: string): string {
@@ -114,6 +114,14 @@ function jsonString(text: string): string {
     stringJson.set(text, (json = JSON.stringify(text)));
   }
   return json;
+}
+
+/** Printable ASCII but `"` and `\`: JSON text as it is. */
+const PLAIN_JSON = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** A path is new text each time (the hash a cache lookup needs costs more than this test). */
+function pathJson(path: string): string {
+  return PLAIN_JSON.test(path) ? `"${path}"` : JSON.stringify(path);
 }
 
 function valueJson(value: unknown): string {
@@ -133,7 +141,7 @@ export function encodePatch(ops: readonly PatchOperation[]): string {
   let json = '[';
   for (let i = 0; i < ops.length; i += 1) {
     const op = ops[i]!;
-    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${jsonString(op.path)},"value":${valueJson(op.value)}}`;
+    json += `${i === 0 ? '' : ','}{"op":"${op.op}","path":${pathJson(op.path)},"value":${valueJson(op.value)}}`;
   }
   return Buffer.from(`${json}]`).toString('base64');
 }

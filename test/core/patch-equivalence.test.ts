@@ -121,6 +121,7 @@ describe('patch: escaping and shapes', () => {
       { op: 'replace', path: '/m/a~1b', value: 'y' },
       { op: 'add', path: '/l/0', value: frozen },
       { op: 'add', path: '/l/1', value: thawed },
+      { op: 'add', path: '/m/q"uo\\te\u0001/ü', value: 1 },
     ];
     const decode = (b64: string) => JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as unknown;
     assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)));
