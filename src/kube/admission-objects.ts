@@ -74,3 +74,22 @@ export function desiredAdmissionObjects(partial: Partial<WebhookOptions> = {}, c
   const binding = buildFinalStatePolicyBinding(options);
   return { shape, webhookConfiguration, policy, binding, objects: [webhookConfiguration, policy, binding], notices };
 }
+
+/**
+ * The objects for a server that drops webhook matchConditions (the AdmissionWebhookMatchConditions
+ * gate turned off on 1.28/1.29, which stores the configuration without them, silently): the legacy
+ * webhook shape, because per-pod Fail without the conditions would hold up every pod in the cluster
+ * while the webhook is down; the policy objects stay. register writes this; check expects it.
+ */
+export function withoutMatchConditions(desired: AdmissionObjects, partial: Partial<WebhookOptions>): AdmissionObjects {
+  const legacy = desiredAdmissionObjects(partial, { major: 1, minor: 27 });
+  return { ...desired, shape: legacy.shape, webhookConfiguration: legacy.webhookConfiguration, objects: [legacy.webhookConfiguration, ...desired.objects.slice(1)] };
+}
+
+/** The notice for that case, naming the server. */
+export function droppedMatchConditionsNotice(server: string): string {
+  return (
+    `the API server at ${server} stores the webhooks without their matchConditions (feature gate AdmissionWebhookMatchConditions off?); ` +
+    'the legacy shape is used instead: one webhook, failurePolicy Ignore, every pod in scope is sent to it'
+  );
+}

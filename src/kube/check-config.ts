@@ -3,8 +3,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { ClusterVersion } from './cluster-version.js';
 import { httpStatusOf, toKubeError } from './api-error.js';
-import { mergeWebhookConfiguration, plain, show } from './register.js';
-import { desiredAdmissionObjects } from './admission-objects.js';
+import { droppedMatchConditions, mergeWebhookConfiguration, plain, show } from './register.js';
+import { desiredAdmissionObjects, droppedMatchConditionsNotice, withoutMatchConditions } from './admission-objects.js';
 import type { WebhookOptions } from './webhook-config.js';
 
 /** An object register writes: the MutatingWebhookConfiguration (and, where the builder adds them, policy objects). */
@@ -16,12 +16,33 @@ export interface AdmissionObject {
 }
 
 /**
- * The one place that says what `register` would write for this cluster: its own builder, for this version
- * (matchConditions and the policy objects depend on it). The caBundle is left out: it is checked against the
- * Secret instead.
+ * The admission objects in the cluster against what register writes there. register falls back to the
+ * legacy webhook shape on a server that drops matchConditions (the feature gate off on 1.28/1.29); when the
+ * cluster's configuration has none, a server-side dry-run create (nothing is stored) tells whether that
+ * fallback is what register would write, and `notice` then says so. If the dry run cannot be made (no
+ * create permission), the objects are compared with the version's shape, as without the fallback.
  */
-export function expectedAdmissionObjects(options: WebhookOptions, version: ClusterVersion): AdmissionObject[] {
-  return desiredAdmissionObjects({ ...options, caBundle: undefined }, version).objects as AdmissionObject[];
+export async function compareWithRegister(kc: KubeConfig, options: WebhookOptions, version: ClusterVersion, where: string): Promise<{ states: ObjectState[]; notice?: string }> {
+  const partial = { ...options, caBundle: undefined };
+  const desired = desiredAdmissionObjects(partial, version);
+  const states = await compareAdmissionObjects(kc, desired.objects as AdmissionObject[], where);
+  const existing = states[0]?.existing as V1MutatingWebhookConfiguration | undefined;
+  const withoutConditions = existing !== undefined && (existing.webhooks ?? []).every((w) => (w.matchConditions ?? []).length === 0);
+  if (desired.shape !== 'match-conditions' || !withoutConditions) return { states };
+  if (!(await dropsMatchConditions(kc, desired.webhookConfiguration))) return { states };
+  const legacy = withoutMatchConditions(desired, partial);
+  return { states: await compareAdmissionObjects(kc, legacy.objects as AdmissionObject[], where), notice: droppedMatchConditionsNotice(where) };
+}
+
+/** Whether the API server drops the matchConditions of this configuration; false when it cannot be told. */
+async function dropsMatchConditions(kc: KubeConfig, configuration: V1MutatingWebhookConfiguration): Promise<boolean> {
+  const body = { ...configuration, metadata: { name: `${configuration.metadata?.name ?? 'exporter-injector'}-check-dry-run` } };
+  try {
+    const answer = await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body, dryRun: 'All' });
+    return droppedMatchConditions(answer);
+  } catch {
+    return false;
+  }
 }
 
 /** Per kind: the check's id, and what the cluster lacks without the object. */

@@ -15,7 +15,7 @@ import { ANNOTATION } from '../core/annotations.js';
 import { isInjectorError } from '../errors.js';
 import { TLS_FILES } from '../tls/names.js';
 import { httpStatusOf, toKubeError } from './api-error.js';
-import { OBJECT_ROLES, compareAdmissionObjects, expectedAdmissionObjects, type ObjectState } from './check-config.js';
+import { OBJECT_ROLES, compareWithRegister, type ObjectState } from './check-config.js';
 import { PROBE_TEMPLATE, dryRunCreate, injectedExporters, injectionMarks, probePod } from './check-probe.js';
 import { coversHost, oneLine, parseCertificates, serviceHostname, validityOf, verifyChain } from './check-tls.js';
 import { readClusterVersion } from './cluster-version.js';
@@ -78,8 +78,10 @@ export async function runChecks(kc: KubeConfig, options: CheckOptions): Promise<
 
   let states: ObjectState[] = [];
   await guard('configuration', 'read the admission configuration', async () => {
-    states = await compareAdmissionObjects(kc, expectedAdmissionObjects(o, version), server);
-    return states.map((s) => configurationResult(s, o));
+    const compared = await compareWithRegister(kc, o, version, server);
+    states = compared.states;
+    const notice = compared.notice ? [warn('configuration', compared.notice, 'turn the AdmissionWebhookMatchConditions feature gate on (or upgrade to 1.30), then run register again for per-pod failure policies')] : [];
+    return [...notice, ...states.map((s) => configurationResult(s, o))];
   });
   const configuration = states.find((s) => s.desired.kind === 'MutatingWebhookConfiguration')?.existing as V1MutatingWebhookConfiguration | undefined;
 

@@ -12,7 +12,7 @@ import {
   type V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
 import { InjectorError } from '../errors.js';
-import { desiredAdmissionObjects, type AdmissionObjects, type KubeVersion } from './admission-objects.js';
+import { desiredAdmissionObjects, droppedMatchConditionsNotice, withoutMatchConditions, type AdmissionObjects, type KubeVersion } from './admission-objects.js';
 import { httpStatusOf, statusReasonOf, toKubeError } from './api-error.js';
 import { finalStatePolicyName } from './final-state-policy.js';
 import { serverOf } from './kubeconfig.js';
@@ -234,12 +234,8 @@ export async function registerAdmission(
 
   let webhook = await registerWebhook(kc, written.webhookConfiguration, { maxAttempts });
   if (written.shape === 'match-conditions' && droppedMatchConditions(webhook.stored)) {
-    notices.push(
-      `the API server at ${serverOf(kc)} stored the webhooks without their matchConditions (feature gate AdmissionWebhookMatchConditions off?); ` +
-        'registered the legacy shape instead: one webhook, failurePolicy Ignore, every pod in scope is sent to it',
-    );
-    const legacy = desiredAdmissionObjects(options, { major: 1, minor: 27 });
-    written = { ...written, shape: legacy.shape, webhookConfiguration: legacy.webhookConfiguration, objects: [legacy.webhookConfiguration, ...written.objects.slice(1)] };
+    notices.push(droppedMatchConditionsNotice(serverOf(kc)));
+    written = withoutMatchConditions(written, options);
     const again = await registerWebhook(kc, written.webhookConfiguration, { maxAttempts });
     webhook = { ...again, action: webhook.action === 'created' ? 'created' : again.action, changes: [...webhook.changes, ...again.changes] };
   }
@@ -268,7 +264,7 @@ export async function unregisterAdmission(kc: KubeConfig, configName: string): P
 }
 
 /** Whether one of our webhooks came back from the server without the matchConditions it was sent with. */
-function droppedMatchConditions(stored: V1MutatingWebhookConfiguration): boolean {
+export function droppedMatchConditions(stored: V1MutatingWebhookConfiguration): boolean {
   const conditional: readonly string[] = Object.values(POLICY_WEBHOOK_NAMES);
   return (stored.webhooks ?? []).some((w) => conditional.includes(w.name) && (w.matchConditions ?? []).length === 0);
 }

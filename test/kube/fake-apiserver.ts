@@ -192,7 +192,7 @@ export class FakeApiServer {
       if (r.path !== base) return this.item(r, base, decodeURIComponent(r.path.slice(base.length + 1)), gr, kind, defaults, validate);
     }
     if (r.path === MWC_BASE) {
-      if (r.method === 'POST') return this.create(r.path, r.body, MWC_GROUP_RESOURCE, (o) => this.defaultMwc(o), validateMwc);
+      if (r.method === 'POST') return this.create(r.path, r.body, MWC_GROUP_RESOURCE, (o) => this.defaultMwc(o), validateMwc, r.query.get('dryRun') === 'All');
       if (r.method === 'GET') return { status: 200, body: this.list(MWC_BASE, 'MutatingWebhookConfigurationList', 'admissionregistration.k8s.io/v1') };
     }
     if (r.path.startsWith(`${MWC_BASE}/`)) {
@@ -278,7 +278,8 @@ export class FakeApiServer {
     return { status: 405, body: status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`) };
   }
 
-  private create(base: string, body: Json | undefined, gr: { group: string; kind: string }, defaults: (o: Json) => Json, validate: (o: Json) => string[]): Reply {
+  /** With dryRun (the API server's dryRun=All): answered as created, not stored. */
+  private create(base: string, body: Json | undefined, gr: { group: string; kind: string }, defaults: (o: Json) => Json, validate: (o: Json) => string[], dryRun = false): Reply {
     const name = body?.metadata?.name;
     if (body === undefined || typeof name !== 'string' || name.length === 0) {
       return invalid(body?.kind ?? 'Object', gr, '', ['metadata.name: Required value: name or generateName is required']);
@@ -292,7 +293,7 @@ export class FakeApiServer {
     const problems = validate(object);
     if (problems.length > 0) return invalid(body.kind, gr, name, problems);
     const stored = this.stamp(object);
-    this.objects.set(key, stored);
+    if (!dryRun) this.objects.set(key, stored);
     return { status: 201, body: stored };
   }
 

@@ -117,7 +117,7 @@ describe('registerAdmission', () => {
     const r = await registerAdmission(kc, {}, V(28));
     assert.equal(r.written.shape, 'legacy');
     assert.deepEqual(fake.mwc('exporter-injector')?.webhooks.map((w: { name: string; failurePolicy: string }) => [w.name, w.failurePolicy]), [[WEBHOOK_NAME, 'Ignore']]);
-    assert.ok(r.notices.some((n) => /stored the webhooks without their matchConditions .*AdmissionWebhookMatchConditions/.test(n)), r.notices.join('\n'));
+    assert.ok(r.notices.some((n) => /stores the webhooks without their matchConditions .*AdmissionWebhookMatchConditions/.test(n)), r.notices.join('\n'));
     assert.equal(summary(r)[0], 'mutatingwebhookconfiguration/exporter-injector created');
   });
 

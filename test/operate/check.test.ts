@@ -222,6 +222,31 @@ describe('check', () => {
     });
   });
 
+  it('1.28 with the matchConditions gate off: the legacy shape register fell back to matches, and a warning says why', async () => {
+    await withInstallation({ tls: good, kubernetes: { minor: 28, matchConditionsGateOff: true } }, async (i) => {
+      const webhooks = (i.cluster.api.mwc('exporter-injector')?.webhooks ?? []) as { failurePolicy: string; matchConditions?: unknown[] }[];
+      assert.deepEqual(webhooks.map((w) => [w.failurePolicy, w.matchConditions]), [['Ignore', undefined]], 'register fell back to the legacy shape');
+      const { code, report, text } = await checkJson(i);
+      assert.equal(code, 0, text);
+      assert.deepEqual(byStatus(report, 'fail'), [], text);
+      const warned = report.results.filter((r) => r.status === 'warn');
+      assert.deepEqual(warned.map((r) => r.id), ['configuration'], text);
+      assert.match(warned[0]?.summary ?? '', /stores the webhooks without their matchConditions \(feature gate AdmissionWebhookMatchConditions off\?\)/);
+      assert.ok(report.results.some((r) => r.id === 'configuration' && r.status === 'pass'), text);
+      assert.equal(i.cluster.api.mwc('exporter-injector-check-dry-run'), undefined, 'the dry run stored nothing');
+    });
+  });
+
+  it('1.28 with the gate turned on since: the leftover legacy configuration differs from what register now writes', async () => {
+    await withInstallation({ tls: good, kubernetes: { minor: 28, matchConditionsGateOff: true } }, async (i) => {
+      i.cluster.api.matchConditionsGateOff = false;
+      const { code, report, text } = await checkJson(i);
+      assert.equal(code, 1, text);
+      assert.deepEqual(byStatus(report, 'fail'), ['configuration'], text);
+      assert.equal(report.results.filter((r) => r.status === 'warn').length, 0, text);
+    });
+  });
+
   it('refuses bad flags before touching the cluster', async () => {
     for (const [argv, message] of [
       [['-o', 'yaml'], /-o "yaml" is invalid; valid: text, json/],

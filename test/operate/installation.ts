@@ -44,10 +44,17 @@ export interface InstallOptions {
   readonly readyEndpoints?: boolean;
   readonly withoutEndpointSlices?: boolean;
   readonly backend?: Parameters<typeof startWebhookBackend>[1];
+  /** The Kubernetes minor version the API server reports (1.30 by default) and its matchConditions gate. */
+  readonly kubernetes?: { readonly minor: number; readonly matchConditionsGateOff?: boolean };
 }
 
 export async function install(options: InstallOptions): Promise<Installation> {
   const cluster = await ClusterStandIn.start({ withoutEndpointSlices: options.withoutEndpointSlices ?? false });
+  if (options.kubernetes) {
+    const { minor, matchConditionsGateOff } = options.kubernetes;
+    cluster.api.version = { major: '1', minor: String(minor), gitVersion: `v1.${minor}.5` };
+    cluster.api.matchConditionsGateOff = matchConditionsGateOff ?? false;
+  }
   const backend = await startWebhookBackend(options.tls.serving, options.backend);
   for (const ns of ['default', 'exporter-injector', 'kube-system']) cluster.addNamespace(ns);
   for (const o of webhookInstallation({ port: backend.port, ...(options.mountedSecret ? { secret: options.mountedSecret } : {}), readyEndpoints: options.readyEndpoints ?? true })) {
