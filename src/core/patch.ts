@@ -1,7 +1,7 @@
 // Stage 4b: the JSON Patch (RFC 6902) that applies an injection's changes (core/mutate.ts) to the
 // pod as sent. Built from the changes directly, without copying or diffing the pod, and correct by
 // construction for:
-// - maps and lists the pod does not have (absent or null): added whole, with their values;
+// - maps and lists the pod does not have: added whole, with their values (replacing a null);
 // - keys with `/` or `~` (`prometheus.io/scrape`): escaped as `~1` and `~0` (RFC 6901);
 // - lists the pod has (init containers, volumes): one `add` per new element, at its index;
 // - map entries: `add` for a new key, `replace` for a key the pod has with another value.
@@ -43,7 +43,8 @@ export function escapePointerToken(key: string): string {
 /** The operations that apply `changes` to `pod`; empty when the pod already is so. */
 export function injectionPatch(pod: Pod, changes: PodChanges): PatchOperation[] {
   const ops: PatchOperation[] = [];
-  const metadata: unknown = pod.metadata;
+  const root = pod as unknown as JsonObject;
+  const metadata = root.metadata;
   if (isObject(metadata)) {
     setEntries('/metadata/annotations', metadata.annotations, changes.annotations, ops);
     setEntries('/metadata/labels', metadata.labels, changes.labels, ops);
@@ -51,9 +52,9 @@ export function injectionPatch(pod: Pod, changes: PodChanges): PatchOperation[] 
     const value: JsonObject = {};
     if (changes.annotations.length > 0) value.annotations = Object.fromEntries(changes.annotations);
     if (changes.labels.length > 0) value.labels = Object.fromEntries(changes.labels);
-    if (Object.keys(value).length > 0) ops.push({ op: 'add', path: '/metadata', value });
+    if (Object.keys(value).length > 0) ops.push(whole('/metadata', metadata, value));
   }
-  const spec: unknown = pod.spec;
+  const spec = root.spec;
   if (isObject(spec)) {
     append(`/spec/${changes.sidecarList}`, spec[changes.sidecarList], changes.sidecars, ops);
     append('/spec/volumes', spec.volumes, changes.volumes, ops);
@@ -61,17 +62,22 @@ export function injectionPatch(pod: Pod, changes: PodChanges): PatchOperation[] 
     const value: JsonObject = {};
     if (changes.sidecars.length > 0) value[changes.sidecarList] = changes.sidecars;
     if (changes.volumes.length > 0) value.volumes = changes.volumes;
-    if (Object.keys(value).length > 0) ops.push({ op: 'add', path: '/spec', value });
+    if (Object.keys(value).length > 0) ops.push(whole('/spec', spec, value));
   }
   return ops;
 }
 
-/** Sets map entries: the whole map when the pod has none (an `add` replaces a null too). */
+/** A map or list set whole: added where the pod has none, replacing where it has null (as a diff would). */
+function whole(path: string, previous: unknown, value: unknown): PatchOperation {
+  return { op: previous === undefined ? 'add' : 'replace', path, value };
+}
+
+/** Sets map entries: the whole map when the pod has none. */
 function setEntries(path: string, map: unknown, entries: PodChanges['annotations'], ops: PatchOperation[]): void {
   if (entries.length === 0) return;
   if (!isObject(map)) {
     // fromEntries defines own properties, so even a "__proto__" key would stay data.
-    ops.push({ op: 'add', path, value: Object.fromEntries(entries) });
+    ops.push(whole(path, map, Object.fromEntries(entries)));
     return;
   }
   for (const [key, value] of entries) {
@@ -85,7 +91,7 @@ function setEntries(path: string, map: unknown, entries: PodChanges['annotations
 function append(path: string, list: unknown, elements: readonly unknown[], ops: PatchOperation[]): void {
   if (elements.length === 0) return;
   if (!Array.isArray(list)) {
-    ops.push({ op: 'add', path, value: elements });
+    ops.push(whole(path, list, elements));
     return;
   }
   for (let i = 0; i < elements.length; i += 1) ops.push({ op: 'add', path: `${path}/${list.length + i}`, value: elements[i] });

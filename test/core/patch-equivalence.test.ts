@@ -101,11 +101,11 @@ describe('patch: escaping and shapes', () => {
     ...over,
   });
 
-  it('adds a missing or null map or list whole, appends to lists at their index, sets map entries', () => {
+  it('adds a missing map or list whole (replaces a null one), appends to lists at their index, sets map entries', () => {
     const pod = { metadata: { name: 'p', labels: null }, spec: { containers: [], initContainers: [{ name: 'x' }] } } as unknown as Pod;
     assert.deepEqual(injectionPatch(pod, changes()), [
       { op: 'add', path: '/metadata/annotations', value: { 'prometheus.io/scrape': 'true' } },
-      { op: 'add', path: '/metadata/labels', value: { 'a~b': 'v' } },
+      { op: 'replace', path: '/metadata/labels', value: { 'a~b': 'v' } },
       { op: 'add', path: '/spec/initContainers/1', value: { name: 'y' } },
       { op: 'add', path: '/spec/volumes', value: [{ name: 'w' }] },
     ]);
