@@ -71,6 +71,15 @@ function checkEquivalent(pod: Pod, registry: Registry, settings: CoreSettings, l
   const mutated = mutatedCopy(pod, result.changes);
   const ours = injectionPatch(pod, result.changes) as Operation[];
   assert.deepEqual(pod, sent, `${label}: planning and patching left the pod as sent untouched`);
+  // As the API server reads it (and as a diff writes it): `add` where the pod has no such member (or
+  // at a list index), `replace` where it has one.
+  for (const op of ours) {
+    const at = op.path.lastIndexOf('/');
+    const parent = jsonPatch.getValueByPointer(pod, op.path.slice(0, at)) as unknown;
+    const key = op.path.slice(at + 1).replaceAll('~1', '/').replaceAll('~0', '~');
+    const present = Array.isArray(parent) ? Number(key) < parent.length : typeof parent === 'object' && parent !== null && Object.hasOwn(parent, key);
+    assert.equal(op.op, present ? 'replace' : 'add', `${label}: ${op.op} ${op.path}, but the pod ${present ? 'has' : 'has no'} such member`);
+  }
   const expected = apply(pod, jsonPatch.compare(pod, mutated));
   assert.deepEqual(apply(pod, ours), expected, `${label}: applying the generated patch gives the pod the full diff gives\npatch: ${JSON.stringify(ours)}`);
   assert.deepEqual(JSON.parse(JSON.stringify(expected)), JSON.parse(JSON.stringify(mutated)), `${label}: and that pod is the mutated copy`);
