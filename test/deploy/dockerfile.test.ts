@@ -1,6 +1,7 @@
 // No container engine here: the Dockerfile is checked by reading it against the repository it builds.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -59,5 +60,17 @@ describe('Dockerfile', () => {
     assert.equal(runtime.find(([k]) => k === 'USER')?.[1], '65532:65532');
     assert.equal(runtime.filter(([k]) => k === 'RUN').length, 0, 'distroless has no shell to RUN with');
     for (const k of ['ENTRYPOINT', 'CMD']) assert.match(runtime.find(([kw]) => kw === k)?.[1] ?? '', /^\[/, `${k} in exec form`);
+  });
+});
+
+describe('build assets', () => {
+  it('npm run build puts every file the compiled code reads through import.meta.url next to it', () => {
+    // The build's copy step, run alone (tsc is not needed for it), on a dist/ without the files.
+    rmSync(join(ROOT, 'dist/src/registry/builtin-templates.json'), { force: true });
+    const copied = spawnSync(process.execPath, [join(ROOT, 'scripts/copy-assets.mjs')], { encoding: 'utf8' });
+    assert.equal(copied.status, 0, copied.stderr);
+    for (const file of ['src/registry/builtin-templates.json', ...readdirSync(join(ROOT, 'src/registry/templates')).map((f) => `src/registry/templates/${f}`)]) {
+      assert.equal(readFileSync(join(ROOT, 'dist', file), 'utf8'), readFileSync(join(ROOT, file), 'utf8'), `dist/${file}`);
+    }
   });
 });
