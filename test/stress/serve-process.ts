@@ -92,9 +92,10 @@ export interface ProcessFigures {
 /** Memory and event-loop delay from /metrics on the health port; descriptors from /proc. */
 export async function processFigures(serve: ServeProcess): Promise<ProcessFigures> {
   const text = await (await fetch(`http://127.0.0.1:${serve.healthPort}/metrics`)).text();
+  // The standard process_* and nodejs_* names (no prefix), as dashboards query them.
   const metric = (name: string): number => {
-    const v = sample(text, `exporter_injector_${name}`);
-    if (v === undefined) throw new Error(`/metrics has no exporter_injector_${name}`);
+    const v = sample(text, name);
+    if (v === undefined) throw new Error(`/metrics has no ${name}`);
     return v;
   };
   return {
