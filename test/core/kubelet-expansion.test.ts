@@ -7,6 +7,7 @@ import { renderExporter } from '../../src/core/render.js';
 import type { ExporterTemplate } from '../../src/core/types.js';
 import { parseTemplate } from '../../src/registry/validate.js';
 import { expandArgs, resolveEnv } from '../conformance/kubelet.js';
+import { Rng } from '../helpers/review-fuzz.js';
 
 // A template that uses every place a value can land: {target} in an arg and an env value, an arg
 // param, an env param, and `<template>.args`; plus variables a `$(NAME)` in a value could reach.
@@ -55,16 +56,6 @@ const PIECES = [
 ];
 const NO_SPACE = PIECES.filter((p) => !/\s/.test(p));
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomValue(next: () => number, pieces: readonly string[]): string {
   const n = 1 + Math.floor(next() * 8);
@@ -80,7 +71,8 @@ describe('annotation values survive the kubelet literally', () => {
 
   it('for several thousand random values (target, arg param, env param, <template>.args)', () => {
     const seed = Number(process.env.PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const next = mulberry32(seed);
+    const rng = new Rng(seed);
+    const next = (): number => rng.next();
     const CASES = 3000;
     let accepted = 0;
     for (let i = 0; i < CASES; i++) {

@@ -20,6 +20,7 @@ import { encodePatch, escapePointerToken, injectionPatch, type PatchOperation } 
 import { podShapeProblems, syntheticReview } from '../../src/core/review.js';
 import type { CoreSettings, Pod, Registry } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
+import { Rng } from '../helpers/review-fuzz.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const INJECT_DIR = join(ROOT, 'test/testdata/inject');
@@ -182,7 +183,8 @@ describe('patch equivalence with the full diff', () => {
 
   it('a seeded random corpus', () => {
     const seed = Number(process.env.PATCH_SEED ?? Date.now() % 1_000_000);
-    const random = mulberry32(seed);
+    const rng = new Rng(seed);
+    const random = (): number => rng.next();
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const maybe = (p = 0.5) => random() < p;
     const templates = [...builtins.templates.keys()];
@@ -217,15 +219,3 @@ describe('patch equivalence with the full diff', () => {
     assert.ok(injected >= COUNT / 4, `seed ${seed}: only ${injected} of ${COUNT} random pods were injected; the corpus does not exercise the patch`);
   });
 });
-
-/** A small seeded PRNG, so a failing corpus can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -74,6 +74,22 @@ export class ProjectedFolder {
 }
 
 /** A pino destination that keeps every line, parsed. */
+/**
+ * A temporary folder holding a serving pair from `pki` as tls.crt and tls.key, the way the Secret's
+ * volume does (plus `extra` files). `issue` passes options to the pair (an expired one, say).
+ */
+export async function servingCertDir(
+  prefix: string,
+  pki: TestPki,
+  extra: Record<string, string> = {},
+  issue: Parameters<TestPki['issue']>[0] = undefined,
+): Promise<{ dir: string; folder: ProjectedFolder }> {
+  const dir = await tempDir(prefix);
+  const pair = pki.issue(issue);
+  const folder = await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key, ...extra });
+  return { dir, folder };
+}
+
 export function logCapture(): { stream: DestinationStream; lines: () => Record<string, unknown>[]; text: () => string } {
   let text = '';
   return {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { ApiServerStandIn, podReview, SERVICE_NAME } from '../helpers/api-server-standin.js';
-import { optedInPod, ProjectedFolder, startTestWebhook, tempDir, testPki } from './fixtures.js';
+import { optedInPod, servingCertDir, startTestWebhook, testPki } from './fixtures.js';
 
 const LIMIT = 3 * 1024 * 1024;
 
@@ -28,9 +28,7 @@ describe('body size limit and clients that leave early', () => {
   before(async () => {
     const pki = testPki();
     caCert = pki.ca.cert;
-    dir = await tempDir('limits');
-    const pair = pki.issue();
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
+    ({ dir } = await servingCertDir('limits', pki));
     ({ webhook } = await startTestWebhook(dir, ['--body-limit', '3Mi', '--log-level', 'warn']));
     apiServer = new ApiServerStandIn({ port: webhook.httpsPort, caCert, maxSockets: 1 });
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiServerStandIn, podReview, SERVICE_NAME } from '../helpers/api-server-standin.js';
-import { flow, healthGet, moreRequests, optedInPod, ProjectedFolder, tempDir, testPki, until } from './fixtures.js';
+import { flow, healthGet, moreRequests, optedInPod, servingCertDir, testPki, until } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -103,10 +103,8 @@ describe('serve on SIGTERM', () => {
 
   it('stops being ready, refuses new connections, answers every request in flight, and exits 0', async () => {
     const pki = testPki();
-    const dir = await tempDir('sigterm');
+    const { dir } = await servingCertDir('sigterm', pki);
     dirs.push(dir);
-    const pair = pki.issue();
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
     const serve = await startServe(dir, ['--drain-timeout', '20']);
 
     const apiServer = new ApiServerStandIn({ port: serve.ports.https, caCert: pki.ca.cert, maxSockets: 4 });
@@ -154,10 +152,8 @@ describe('serve on SIGTERM', () => {
 
   it('keeps answering new connections for --shutdown-delay while unready, then drains and exits 0', async () => {
     const pki = testPki();
-    const dir = await tempDir('shutdown-delay');
+    const { dir } = await servingCertDir('shutdown-delay', pki);
     dirs.push(dir);
-    const pair = pki.issue();
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
     const serve = await startServe(dir, ['--shutdown-delay', '3', '--drain-timeout', '5']);
 
     serve.child.kill('SIGTERM');
@@ -175,10 +171,8 @@ describe('serve on SIGTERM', () => {
 
   it('exits after --drain-timeout even when a request never completes', async () => {
     const pki = testPki();
-    const dir = await tempDir('drain-bound');
+    const { dir } = await servingCertDir('drain-bound', pki);
     dirs.push(dir);
-    const pair = pki.issue();
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
     const serve = await startServe(dir, ['--drain-timeout', '1']);
 
     // Its body never comes.

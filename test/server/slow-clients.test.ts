@@ -11,7 +11,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { parseServeConfig } from '../../src/config/serve-config.js';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { ApiServerStandIn, podReview, SERVICE_NAME } from '../helpers/api-server-standin.js';
-import { optedInPod, ProjectedFolder, startTestWebhook, tempDir, testPki } from './fixtures.js';
+import { optedInPod, servingCertDir, startTestWebhook, testPki } from './fixtures.js';
 
 /** A bound for waits that must end by themselves; far above every timeout configured here. */
 const GIVE_UP_MS = 15_000;
@@ -50,9 +50,7 @@ describe('slow and idle clients are cut off while others are served', () => {
   before(async () => {
     const pki = testPki();
     caCert = pki.ca.cert;
-    dir = await tempDir('slow');
-    const pair = pki.issue();
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
+    ({ dir } = await servingCertDir('slow', pki));
     ({ webhook } = await startTestWebhook(dir, ['--handshake-timeout', '1', '--headers-timeout', '1', '--request-timeout', '2', '--keep-alive-timeout', '1', '--log-level', 'warn']));
     apiServer = new ApiServerStandIn({ port: webhook.httpsPort, caCert, maxSockets: 2 });
   });

@@ -14,7 +14,7 @@ import { MIN_TLS_VERSION } from '../../src/server/serving-certificate.js';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { cipherOption, DEFAULT_CIPHER_SUITES } from '../../src/tls/ciphers.js';
 import { SERVICE_NAME } from '../helpers/api-server-standin.js';
-import { oldTlsOutcome, ProjectedFolder, startTestWebhook, tempDir, testPki, until } from './fixtures.js';
+import { oldTlsOutcome, ProjectedFolder, servingCertDir, startTestWebhook, tempDir, testPki, until } from './fixtures.js';
 
 /** Suites a scanner flags: no forward secrecy (plain RSA key exchange) or CBC, or both. */
 const REFUSED_TLS12 = ['AES128-SHA', 'AES256-SHA', 'AES128-SHA256', 'AES256-SHA256', 'AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-AES256-SHA', 'ECDHE-RSA-AES128-SHA256', 'ECDHE-RSA-AES256-SHA384', 'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-SHA256'];
@@ -58,9 +58,7 @@ describe('cipher suites on the webhook port', () => {
   let webhook: RunningWebhook;
   before(async () => {
     pki = testPki();
-    dir = await tempDir('ciphers');
-    const pair = pki.issue();
-    folder = await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
+    ({ dir, folder } = await servingCertDir('ciphers', pki));
     ({ webhook } = await startTestWebhook(dir, ['--log-level', 'warn']));
   });
   after(async () => {
@@ -103,9 +101,7 @@ describe('cipher suites on the webhook port', () => {
 describe('--tls-cipher-suites', () => {
   it('narrows what is offered', async () => {
     const pki = testPki();
-    const dir = await tempDir('ciphers-flag');
-    const pair = pki.issue();
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
+    const { dir } = await servingCertDir('ciphers-flag', pki);
     const { webhook } = await startTestWebhook(dir, ['--log-level', 'warn', '--tls-cipher-suites', 'ECDHE-RSA-AES256-GCM-SHA384, TLS_AES_256_GCM_SHA384']);
     try {
       assert.equal(await tls12(webhook.httpsPort, 'ECDHE-RSA-AES256-GCM-SHA384'), 'ECDHE-RSA-AES256-GCM-SHA384');

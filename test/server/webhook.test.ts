@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { ApiServerStandIn, podReview } from '../helpers/api-server-standin.js';
-import { healthGet, oldTlsOutcome, optedInPod, plainPod, ProjectedFolder, sample, startTestWebhook, tempDir, testPki, type TestPki } from './fixtures.js';
+import { healthGet, oldTlsOutcome, optedInPod, plainPod, sample, servingCertDir, startTestWebhook, testPki, type TestPki } from './fixtures.js';
 
 describe('webhook over TLS, called like the API server calls it', () => {
   let pki: TestPki;
@@ -17,9 +17,7 @@ describe('webhook over TLS, called like the API server calls it', () => {
 
   before(async () => {
     pki = testPki();
-    dir = await tempDir('webhook');
-    const pair = pki.issue();
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key, 'ca.crt': pki.ca.cert });
+    ({ dir } = await servingCertDir('webhook', pki, { 'ca.crt': pki.ca.cert }));
     ({ webhook } = await startTestWebhook(dir));
     notAfter = webhook.certificate.pair.notAfter;
     // One socket, so a bad request and the good one after it share a connection where it stays open.
@@ -163,9 +161,7 @@ describe('webhook over TLS, called like the API server calls it', () => {
 describe('readiness with an expired serving certificate', () => {
   it('is not ready, says why, and still exposes the expiry time', async () => {
     const pki = testPki();
-    const dir = await tempDir('expired');
-    const pair = pki.issue({ now: new Date(Date.now() - 3 * 24 * 3600 * 1000), days: 1 });
-    await ProjectedFolder.create(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
+    const { dir } = await servingCertDir('expired', pki, {}, { now: new Date(Date.now() - 3 * 24 * 3600 * 1000), days: 1 });
     const { webhook } = await startTestWebhook(dir);
     try {
       const ready = await healthGet(webhook.healthPort, '/readyz');
