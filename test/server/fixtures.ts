@@ -9,6 +9,7 @@ import { parseServeConfig, type ServeConfig } from '../../src/config/serve-confi
 import { createLogger } from '../../src/server/logger.js';
 import { startWebhook, type RunningWebhook } from '../../src/server/runtime.js';
 import { generateCa, issueServingCertificate, DEV_SANS, type PemPair } from '../../src/tls/generate.js';
+import { ApiServerStandIn } from '../helpers/api-server-standin.js';
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `ei-${prefix}-`));
@@ -208,6 +209,28 @@ export async function startTestWebhook(
   const config = testConfig(certDir, extra);
   const webhook = await startWebhook({ config, logger: createLogger('info', logs.stream), sidecarMode: 'native' });
   return { webhook, logs };
+}
+
+export interface ServedWebhook {
+  readonly webhook: RunningWebhook;
+  /** Sends reviews the way the API server does, trusting the webhook's CA. */
+  readonly apiServer: ApiServerStandIn;
+  readonly caCert: string;
+  stop(): Promise<void>;
+}
+
+/** A webhook started with `flags` on a fresh certificate, and an API server stand-in with `maxSockets` connections to it. */
+export async function servedWebhook(prefix: string, flags: string[], maxSockets: number): Promise<ServedWebhook> {
+  const pki = testPki();
+  const { dir } = await servingCertDir(prefix, pki);
+  const { webhook } = await startTestWebhook(dir, flags);
+  const apiServer = new ApiServerStandIn({ port: webhook.httpsPort, caCert: pki.ca.cert, maxSockets });
+  const stop = async (): Promise<void> => {
+    apiServer.close();
+    await webhook.shutdown();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { webhook, apiServer, caCert: pki.ca.cert, stop };
 }
 
 /** GET on the plain-HTTP health port. */

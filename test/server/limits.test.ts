@@ -2,12 +2,11 @@
 // each gets its answer (or none, having left), and the next request is served normally.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { ApiServerStandIn, podReview, SERVICE_NAME } from '../helpers/api-server-standin.js';
-import { optedInPod, servingCertDir, startTestWebhook, testPki } from './fixtures.js';
+import { optedInPod, servedWebhook } from './fixtures.js';
 
 const LIMIT = 3 * 1024 * 1024;
 
@@ -20,23 +19,15 @@ function reviewOfSize(bytes: number): { uid: string; body: string } {
 }
 
 describe('body size limit and clients that leave early', () => {
-  let dir: string;
   let webhook: RunningWebhook;
   let caCert: string;
   let apiServer: ApiServerStandIn;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    const pki = testPki();
-    caCert = pki.ca.cert;
-    ({ dir } = await servingCertDir('limits', pki));
-    ({ webhook } = await startTestWebhook(dir, ['--body-limit', '3Mi', '--log-level', 'warn']));
-    apiServer = new ApiServerStandIn({ port: webhook.httpsPort, caCert, maxSockets: 1 });
+    ({ webhook, apiServer, caCert, stop } = await servedWebhook('limits', ['--body-limit', '3Mi', '--log-level', 'warn'], 1));
   });
-  after(async () => {
-    apiServer.close();
-    await webhook.shutdown();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stop());
 
   const nextRequestServed = async (): Promise<void> => {
     const answer = await apiServer.review(optedInPod());

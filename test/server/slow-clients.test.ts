@@ -4,14 +4,13 @@
 // API-server-like client is served normally all the while.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { parseServeConfig } from '../../src/config/serve-config.js';
 import type { RunningWebhook } from '../../src/server/runtime.js';
 import { ApiServerStandIn, podReview, SERVICE_NAME } from '../helpers/api-server-standin.js';
-import { optedInPod, servingCertDir, startTestWebhook, testPki } from './fixtures.js';
+import { optedInPod, servedWebhook } from './fixtures.js';
 
 /** A bound for waits that must end by themselves; far above every timeout configured here. */
 const GIVE_UP_MS = 15_000;
@@ -42,23 +41,15 @@ function closedByServer(socket: Socket | TLSSocket): Promise<Ended> {
 }
 
 describe('slow and idle clients are cut off while others are served', () => {
-  let dir: string;
   let webhook: RunningWebhook;
   let caCert: string;
   let apiServer: ApiServerStandIn;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    const pki = testPki();
-    caCert = pki.ca.cert;
-    ({ dir } = await servingCertDir('slow', pki));
-    ({ webhook } = await startTestWebhook(dir, ['--handshake-timeout', '1', '--headers-timeout', '1', '--request-timeout', '2', '--keep-alive-timeout', '1', '--log-level', 'warn']));
-    apiServer = new ApiServerStandIn({ port: webhook.httpsPort, caCert, maxSockets: 2 });
+    ({ webhook, apiServer, caCert, stop } = await servedWebhook('slow', ['--handshake-timeout', '1', '--headers-timeout', '1', '--request-timeout', '2', '--keep-alive-timeout', '1', '--log-level', 'warn'], 2));
   });
-  after(async () => {
-    apiServer.close();
-    await webhook.shutdown();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stop());
 
   const tls = async (): Promise<TLSSocket> => {
     const socket = tlsConnect({ host: '127.0.0.1', port: webhook.httpsPort, ca: caCert, servername: SERVICE_NAME });
