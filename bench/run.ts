@@ -260,7 +260,7 @@ async function main(): Promise<void> {
   // 5. The table.
   const m = results.meta;
   say(`exporter-injector bench${SMOKE ? ' (smoke: short, indicative only)' : ''}: node ${m.node}, ${m.cpus} CPU (${m.cpuModel}), load average ${m.loadAverage}`);
-  say(`HTTPS/1.1 keep-alive, ${CONNECTIONS} connections; ${m.generator}; ${m.pinned}; medians of ${ROUNDS} interleaved round(s) of ${SATURATION_SECONDS} s (saturation) and ${RATE_SECONDS} s or ${RATE_MIN_REQUESTS} requests, whichever is longer (fixed rate); start-up: ${STARTS} start(s) each`);
+  say(`HTTPS/1.1 keep-alive, ${CONNECTIONS} connections; ${m.generator}; ${m.pinned}; medians of ${ROUNDS} interleaved round(s) of ${SATURATION_SECONDS} s (saturation) and ${RATE_SECONDS} s${RATE_MIN_REQUESTS > 0 ? ` or ${RATE_MIN_REQUESTS} requests, whichever is longer` : ''} (fixed rate); start-up: ${STARTS} start(s) each`);
   say(`bodies: ${Object.entries(m.bodyBytes).map(([n, b]) => `${n} ${fmt(b / 1024, 1)} KB`).join(', ')} (skip = typical pod, not opted in)`);
   say();
   const cols = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
