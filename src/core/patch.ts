@@ -9,6 +9,7 @@
 // with the cached renderings are frozen. test/core/patch-equivalence.test.ts proves that applying
 // it gives exactly the pod that applying fast-json-patch's full `compare` of the pod and its
 // mutated copy gives.
+import { isDeepFrozen } from './freeze.js';
 import type { PodChanges } from './mutate.js';
 import type { Pod } from './types.js';
 
@@ -102,12 +103,6 @@ function append(path: string, list: unknown, elements: readonly unknown[], ops: 
  * stale): a sidecar container is serialized once, not once per admission.
  */
 const fragments = new WeakMap<object, string>();
-
-function isDeepFrozen(value: object): boolean {
-  if (!Object.isFrozen(value)) return false;
-  for (const v of Object.values(value)) if (typeof v === 'object' && v !== null && !isDeepFrozen(v)) return false;
-  return true;
-}
 
 /** JSON text of string values seen before (the status annotation's, the scrape ones); bounded. */
 const stringJson = new Map<string, string>();

@@ -3,6 +3,7 @@
 import type { V1EnvVar, V1Probe, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { PREFIX, type Container, type ExporterTemplate, type Problem, type RunAsUserMode, type SidecarMode, type TemplateProbe } from './types.js';
 import { GENERIC_PARAMS } from './annotations.js';
+import { deepFreeze } from './freeze.js';
 import { PARAM_KINDS, type ParamKind, type ParamKindName } from './param-kinds.js';
 import { checkArgs, checkCpu, checkImage, checkMemory, checkObjectName, checkPath, checkPort, checkTarget, closest, escapeDollar, type Checked } from './values.js';
 
@@ -67,14 +68,6 @@ function noParamsKey(mode: SidecarMode, runAsUser: RunAsUserMode): string {
   let key = byUser.get(runAsUser);
   if (key === undefined) byUser.set(runAsUser, (key = JSON.stringify([mode, runAsUser, []])));
   return key;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 const uses = (template: ExporterTemplate, placeholder: string): boolean =>

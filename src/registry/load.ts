@@ -6,6 +6,7 @@
 // later stage can change it.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { deepFreeze } from '../core/freeze.js';
 import type { ExporterTemplate, Registry } from '../core/types.js';
 import { InjectorError } from '../errors.js';
 
@@ -48,12 +49,4 @@ export function buildRegistry(templates: readonly ExporterTemplate[]): Registry 
     });
   }
   return Object.freeze({ templates: Object.freeze(byName) });
-}
-
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { deepFreeze } from '../core/freeze.js';
 import type { ExporterTemplate } from '../core/types.js';
-import { deepFreeze } from './load.js';
 import { checkSemantics, checkShape, formatPath, type DocPath, type SchemaProblem } from './schema.js';
 
 const TEMPLATE_FILE = /\.(ya?ml|json)$/;
