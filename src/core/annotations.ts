@@ -58,13 +58,16 @@ function enumValue<T extends string>(
   return fallback;
 }
 
+const NO_PARAMS: OptIn['params'] = new Map();
+
 const KNOWN_ANNOTATIONS: ReadonlySet<string> = new Set(Object.values(ANNOTATION));
 
 /** Reads the opt-in. A pod without `inject`, or with `inject: "false"` or empty, is not opted in. */
 export function parseOptIn(annotations: Record<string, string> | undefined): OptInResult {
   const raw = annotations?.[ANNOTATION.inject];
   if (annotations === undefined || raw === undefined) return { optedIn: false };
-  const listed = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  // Most pods list one template: no split for them.
+  const listed = raw.includes(',') ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw.trim() === '' ? [] : [raw.trim()];
   if (listed.length === 0 || (listed.length === 1 && listed[0] === 'false')) return { optedIn: false };
 
   const problems: Problem[] = [];
@@ -88,8 +91,8 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
   const sidecar = enumValue<SidecarMode>(annotations, ANNOTATION.sidecar, ['native', 'classic'], undefined, problems);
   const runAsUser = enumValue<RunAsUserMode>(annotations, ANNOTATION.runAsUser, ['template', 'omit'], undefined, problems);
 
-  const params = new Map<string, Map<string, string>>();
-  for (const [key, value] of Object.entries(annotations)) {
+  let params: Map<string, Map<string, string>> | undefined;
+  for (const key of Object.keys(annotations)) {
     if (!key.startsWith(PREFIX) || KNOWN_ANNOTATIONS.has(key)) continue;
     const rest = key.slice(PREFIX.length);
     const match = PARAM_KEY.exec(rest);
@@ -110,12 +113,13 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
       });
       continue;
     }
+    params ??= new Map();
     let forTemplate = params.get(template);
     if (!forTemplate) params.set(template, (forTemplate = new Map()));
-    forTemplate.set(param, value);
+    forTemplate.set(param, annotations[key]!);
   }
 
-  return { optedIn: true, optIn: { templates, policy, scrape, sidecar, runAsUser, params }, problems };
+  return { optedIn: true, optIn: { templates, policy, scrape, sidecar, runAsUser, params: params ?? NO_PARAMS }, problems };
 }
 
 /**

@@ -2,6 +2,7 @@
 // the injected label and the status record. Clashes with what the pod already has are problems.
 import type { V1Container, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
+import { deepFreeze } from './freeze.js';
 import { renderExporterCached, type RenderedExporter, type RenderResult } from './render.js';
 import type { InjectionStatus } from './status.js';
 import { PREFIX, type Container, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
@@ -22,13 +23,12 @@ export interface PodChanges {
 }
 
 export type InjectionResult =
-  | { ok: true; changes: PodChanges; templates: string[]; warnings: string[] }
+  | { ok: true; changes: PodChanges; templates: readonly string[]; warnings: string[] }
   | { ok: false; problems: Problem[]; warnings: string[] };
 
 const PROMETHEUS = 'prometheus.io/';
-/** The scrape annotations, as constants: the same string objects every time, hashed once. */
+/** The scrape annotations. */
 const SCRAPE = Object.freeze({ scrape: `${PROMETHEUS}scrape`, port: `${PROMETHEUS}port`, path: `${PROMETHEUS}path`, scheme: `${PROMETHEUS}scheme` });
-const INJECTED_LABELS: PodChanges['labels'] = Object.freeze([Object.freeze([INJECTED_LABEL, 'true'] as const)]);
 
 /**
  * Per-exporter scrape annotations, `metrics.exporter-injector.io/<slot>: "<portName> <scheme> <path>"`,
@@ -40,41 +40,32 @@ const INJECTED_LABELS: PodChanges['labels'] = Object.freeze([Object.freeze([INJE
 export const SCRAPE_SLOT_PREFIX = 'metrics.exporter-injector.io/';
 /** Endpoints of the shipped PodMonitor; exporters beyond this count need an endpoint added. */
 export const SCRAPE_SLOTS = 4;
-const SLOT_KEYS = Array.from({ length: SCRAPE_SLOTS }, (_, slot) => `${SCRAPE_SLOT_PREFIX}${slot}`);
-const slotKey = (slot: number): string => SLOT_KEYS[slot] ?? `${SCRAPE_SLOT_PREFIX}${slot}`;
 
-const slotValues = new WeakMap<RenderedExporter, string>();
-/** `<portName> <scheme> <path>`, kept with the (cached) rendering. */
-function scrapeSlotValue(exporter: RenderedExporter): string {
-  let value = slotValues.get(exporter);
-  if (value === undefined) slotValues.set(exporter, (value = `${exporter.template.portName} ${exporter.template.scheme} ${exporter.path}`));
-  return value;
-}
+/** The pod's container lists, and what a container in each is called in messages. */
+const CONTAINER_LISTS = [
+  ['initContainers', 'init container'],
+  ['containers', 'container'],
+  ['ephemeralContainers', 'ephemeral container'],
+] as const;
 
-function allContainers(pod: Pod): { container: V1Container; where: string }[] {
+/** The first of the pod's containers (init, app, ephemeral) that `test` accepts, and which kind it is. */
+function findContainer(pod: Pod, test: (container: V1Container) => boolean): { container: V1Container; where: string } | undefined {
   const spec = pod.spec;
-  return [
-    ...(spec?.initContainers ?? []).map((container) => ({ container, where: 'init container' })),
-    ...(spec?.containers ?? []).map((container) => ({ container, where: 'container' })),
-    ...((spec?.ephemeralContainers ?? []) as V1Container[]).map((container) => ({ container, where: 'ephemeral container' })),
-  ];
-}
-
-/** Every port the exporter binds: the metrics port and the template's other listening ports. */
-function boundPorts(exporter: RenderedExporter): { port: number; protocol: string; what: string; param?: string }[] {
-  return [
-    { port: exporter.port, protocol: 'TCP', what: 'metrics port', param: 'port' },
-    ...(exporter.template.listens ?? []).map((l) => ({ port: l.port, protocol: l.protocol, what: l.description })),
-  ];
+  if (!spec) return undefined;
+  for (const [list, where] of CONTAINER_LISTS) {
+    const containers = spec[list] as V1Container[] | undefined;
+    if (!containers) continue;
+    for (const container of containers) if (test(container)) return { container, where };
+  }
+  return undefined;
 }
 
 function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExporter[]): Problem[] {
   const problems: Problem[] = [];
   const { exporter, invalid } = result;
   const { template, container } = exporter;
-  const existing = allContainers(pod);
 
-  const nameOwner = existing.find((c) => c.container.name === container.name);
+  const nameOwner = findContainer(pod, (c) => c.name === container.name);
   if (nameOwner || earlier.some((e) => e.container.name === container.name)) {
     problems.push({
       code: 'EI_ERR_CLASH_CONTAINER',
@@ -83,7 +74,7 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
   }
 
   const repo = imageRepository(exporter.container.image ?? '');
-  const sameImage = invalid.has('image') ? undefined : existing.find((c) => c.container.image !== undefined && imageRepository(c.container.image) === repo);
+  const sameImage = invalid.has('image') ? undefined : findContainer(pod, (c) => c.image !== undefined && imageRepository(c.image) === repo);
   if (sameImage) {
     const kind = sameImage.container.restartPolicy === 'Always' ? 'native sidecar' : sameImage.where;
     problems.push({
@@ -93,23 +84,23 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
   }
 
   // Ports clash by number and protocol (a pod may use 53/UDP and 53/TCP in different containers).
-  for (const bound of boundPorts(exporter)) {
-    if (bound.param === 'port' && invalid.has('port')) continue;
+  exporter.binds.forEach((bound) => {
+    if (bound.param === 'port' && invalid.has('port')) return;
     const same = (p: { containerPort?: number; port?: number; protocol?: string }) => (p.containerPort ?? p.port) === bound.port && (p.protocol ?? 'TCP') === bound.protocol;
-    const portOwner = existing.find((c) => (c.container.ports ?? []).some(same));
-    const earlierOwner = earlier.find((e) => boundPorts(e).some(same));
-    if (!portOwner && !earlierOwner) continue;
+    const portOwner = findContainer(pod, (c) => c.ports?.some(same) === true);
+    const earlierOwner = earlier.find((e) => e.binds.some(same));
+    if (!portOwner && !earlierOwner) return;
     const owner = portOwner ? `${portOwner.where} "${portOwner.container.name}"` : `exporter "${earlierOwner?.template.name}"`;
     const fix = bound.param !== undefined ? `set ${PREFIX}${template.name}.${bound.param} to a free port` : `the exporter's ${bound.what} cannot move: move the other port or remove "${template.name}" from ${ANNOTATION.inject}`;
     problems.push({
       code: 'EI_ERR_CLASH_PORT',
       message: `template "${template.name}": port ${bound.port}${bound.param === 'port' ? '' : `/${bound.protocol} (${bound.what})`} is already used by ${owner}; ${fix}`,
     });
-  }
+  });
 
   // Port names are unique in a pod: the API server refuses a second one.
   const portName = template.portName;
-  const nameUser = existing.find((c) => (c.container.ports ?? []).some((p) => p.name === portName));
+  const nameUser = findContainer(pod, (c) => c.ports?.some((p) => p.name === portName) === true);
   const earlierNamer = earlier.find((e) => e.template.portName === portName);
   if (nameUser || earlierNamer) {
     const owner = nameUser ? `${nameUser.where} "${nameUser.container.name}"` : `exporter "${earlierNamer?.template.name}"`;
@@ -119,21 +110,8 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
     });
   }
 
-  const podVolumes = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
-  for (const v of exporter.volumes) {
-    if (podVolumes.has(v.name) || earlier.some((e) => e.volumes.some((ev) => ev.name === v.name))) {
-      problems.push({ code: 'EI_ERR_CLASH_VOLUME', message: `template "${template.name}": the pod already has a volume named "${v.name}"; rename that volume` });
-    }
-  }
-  for (const name of exporter.podVolumes) {
-    if (!podVolumes.has(name)) {
-      const hint = closest(name, podVolumes);
-      problems.push({
-        code: 'EI_ERR_PARAM_INVALID',
-        message: `template "${template.name}": the pod has no volume named "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid: ${[...podVolumes].join(', ') || 'the pod has no volumes'}`,
-      });
-    }
-  }
+  // Most exporters have no volumes: no set of the pod's volume names for them.
+  if (exporter.volumes.length > 0 || exporter.podVolumes.length > 0) volumeProblems(pod, exporter, earlier, problems);
 
   if (template.requires.shareProcessNamespace && pod.spec?.shareProcessNamespace !== true) {
     problems.push({
@@ -151,21 +129,86 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
   return problems;
 }
 
-const statusCache = new WeakMap<RenderedExporter, string>();
+/** Volumes the exporter adds that the pod (or an earlier exporter) already has; pod volumes it mounts that the pod lacks. */
+function volumeProblems(pod: Pod, exporter: RenderedExporter, earlier: readonly RenderedExporter[], problems: Problem[]): void {
+  const { template } = exporter;
+  const podVolumes = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
+  for (const v of exporter.volumes) {
+    if (podVolumes.has(v.name) || earlier.some((e) => e.volumes.some((ev) => ev.name === v.name))) {
+      problems.push({ code: 'EI_ERR_CLASH_VOLUME', message: `template "${template.name}": the pod already has a volume named "${v.name}"; rename that volume` });
+    }
+  }
+  for (const name of exporter.podVolumes) {
+    if (!podVolumes.has(name)) {
+      const hint = closest(name, podVolumes);
+      problems.push({
+        code: 'EI_ERR_PARAM_INVALID',
+        message: `template "${template.name}": the pod has no volume named "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid: ${[...podVolumes].join(', ') || 'the pod has no volumes'}`,
+      });
+    }
+  }
+}
 
-/** The status annotation's value; for the usual single exporter, kept with its (cached) rendering. */
-function statusOf(rendered: readonly RenderedExporter[], mode: SidecarMode): string {
-  const single = rendered.length === 1 ? rendered[0] : undefined;
-  const known = single && statusCache.get(single);
-  if (known) return known;
+/** What an injection changes (and names), frozen: core/patch.ts keeps the patches of frozen changes. */
+interface Injection {
+  readonly changes: PodChanges;
+  readonly templates: readonly string[];
+}
+
+/**
+ * Injections made before: an injection depends only on the renderings (cached, core/render.ts), the
+ * sidecar mode and whether the scrape annotations are set, and every pod of a workload asks for the
+ * same. Kept with the first rendering; the key names the rest by a number each.
+ */
+const injections = new WeakMap<RenderedExporter, Map<string, Injection>>();
+const INJECTIONS_PER_RENDERING = 64;
+const SCRAPED: Readonly<Record<SidecarMode, string>> = { native: 'native+scrape', classic: 'classic+scrape' };
+const renderingIds = new WeakMap<RenderedExporter, number>();
+let nextRenderingId = 0;
+
+function renderingId(exporter: RenderedExporter): number {
+  let id = renderingIds.get(exporter);
+  if (id === undefined) renderingIds.set(exporter, (id = nextRenderingId++));
+  return id;
+}
+
+function injectionOf(rendered: readonly [RenderedExporter, ...RenderedExporter[]], mode: SidecarMode, scrape: boolean): Injection {
+  const [first] = rendered;
+  // Constants for the usual single exporter: a string built once is hashed once.
+  const variant = scrape ? SCRAPED[mode] : mode;
+  const key = rendered.length === 1 ? variant : `${variant}/${rendered.slice(1).map(renderingId).join(',')}`;
+  let byVariant = injections.get(first);
+  if (!byVariant) injections.set(first, (byVariant = new Map()));
+  let injection = byVariant.get(key);
+  if (!injection) {
+    if (byVariant.size >= INJECTIONS_PER_RENDERING) byVariant.clear();
+    byVariant.set(key, (injection = deepFreeze(makeInjection(rendered, mode, scrape))));
+  }
+  return injection;
+}
+
+function makeInjection(rendered: readonly [RenderedExporter, ...RenderedExporter[]], mode: SidecarMode, scrape: boolean): Injection {
+  const [first] = rendered;
+  const annotations: [string, string][] = [];
+  if (scrape) annotations.push([SCRAPE.scrape, 'true'], [SCRAPE.port, String(first.port)], [SCRAPE.path, first.path], [SCRAPE.scheme, first.template.scheme]);
+  rendered.forEach((e, slot) => annotations.push([`${SCRAPE_SLOT_PREFIX}${slot}`, `${e.template.portName} ${e.template.scheme} ${e.path}`]));
   const status: InjectionStatus = {
     templates: rendered.map((e) => ({ name: e.template.name, version: e.template.version, hash: e.template.hash, container: e.container.name })),
     sidecar: mode,
   };
-  const json = JSON.stringify(status);
-  if (single) statusCache.set(single, json);
-  return json;
+  annotations.push([ANNOTATION.status, JSON.stringify(status)]);
+  const changes: PodChanges = {
+    // Appended after the pod's own init containers, so those still run first and unchanged.
+    sidecarList: mode === 'native' ? 'initContainers' : 'containers',
+    sidecars: rendered.map((e) => e.container),
+    volumes: rendered.flatMap((e) => e.volumes),
+    annotations,
+    labels: [[INJECTED_LABEL, 'true']],
+  };
+  return { changes, templates: rendered.map((e) => e.template.name) };
 }
+
+const NO_PARAMS: ReadonlyMap<string, string> = new Map();
 
 export function planInjection(pod: Pod, optIn: OptIn, registry: Registry, settings: CoreSettings): InjectionResult {
   const problems: Problem[] = [];
@@ -183,42 +226,38 @@ export function planInjection(pod: Pod, optIn: OptIn, registry: Registry, settin
       });
       continue;
     }
-    const result = renderExporterCached(template, optIn.params.get(name) ?? new Map(), mode, optIn.runAsUser ?? settings.runAsUser ?? 'template');
+    const result = renderExporterCached(template, optIn.params.get(name) ?? NO_PARAMS, mode, optIn.runAsUser ?? settings.runAsUser ?? 'template');
     // The pod-level checks run even when a value was refused, so a denial lists every problem.
-    problems.push(...result.problems, ...clashes(pod, result, rendered));
-    warnings.push(...result.exporter.warnings);
+    // (Spreads only when there is something: spreading a frozen array allocates an iterator, V8 12.)
+    if (result.problems.length > 0) problems.push(...result.problems);
+    problems.push(...clashes(pod, result, rendered));
+    if (result.exporter.warnings.length > 0) warnings.push(...result.exporter.warnings);
     rendered.push(result.exporter);
   }
   problems.push(...runToCompletionProblems(pod, mode));
-  if (problems.length > 0) return { ok: false, problems, warnings };
+  if (problems.length > 0 || !isNonEmpty(rendered)) return { ok: false, problems, warnings };
 
-  const sidecars = rendered.map((e) => e.container);
-  const volumes = rendered.flatMap((e) => e.volumes);
+  const [first] = rendered;
   const own = pod.metadata?.annotations ?? {};
-  const annotations: [string, string][] = [];
-  const first = rendered[0];
-  if (first) {
-    const hasOwn = Object.keys(own).some((k) => k.startsWith(PROMETHEUS));
-    if (optIn.scrape === 'override' || (optIn.scrape === 'auto' && !hasOwn)) {
-      annotations.push([SCRAPE.scrape, 'true'], [SCRAPE.port, String(first.port)], [SCRAPE.path, first.path], [SCRAPE.scheme, first.template.scheme]);
-      const replaced = annotations.filter(([k, v]) => own[k] !== undefined && own[k] !== v);
-      if (replaced.length > 0) {
-        warnings.push(
-          `${ANNOTATION.scrape}: override replaced the pod's own ${replaced.map(([k, v]) => `${k} ${JSON.stringify(own[k])} -> ${JSON.stringify(v)}`).join(', ')}; the app's own metrics are no longer scraped through these annotations`,
-        );
-      }
-    } else if (optIn.scrape === 'auto') {
+  const scrape = optIn.scrape === 'override' || (optIn.scrape === 'auto' && !Object.keys(own).some((k) => k.startsWith(PROMETHEUS)));
+  const injection = injectionOf(rendered, mode, scrape);
+  if (optIn.scrape === 'override') {
+    const replaced = injection.changes.annotations.filter(([k, v]) => k.startsWith(PROMETHEUS) && own[k] !== undefined && own[k] !== v);
+    if (replaced.length > 0) {
       warnings.push(
-        `the pod's own prometheus.io/* annotations were kept; the ${first.template.name} exporter is exposed on port ${first.template.portName} (${first.port}): scrape it with a PodMonitor, or set ${ANNOTATION.scrape}: override`,
+        `${ANNOTATION.scrape}: override replaced the pod's own ${replaced.map(([k, v]) => `${k} ${JSON.stringify(own[k])} -> ${JSON.stringify(v)}`).join(', ')}; the app's own metrics are no longer scraped through these annotations`,
       );
     }
-    if (rendered.length > 1 && optIn.scrape !== 'off') {
-      warnings.push(
-        `prometheus.io/* annotations can point at one port only (${first.template.name}); the others (${rendered.slice(1).map((e) => e.template.portName).join(', ')}) are scraped by the shipped PodMonitor (or an equivalent job) through the ${SCRAPE_SLOT_PREFIX}<n> annotations`,
-      );
-    }
+  } else if (optIn.scrape === 'auto' && !scrape) {
+    warnings.push(
+      `the pod's own prometheus.io/* annotations were kept; the ${first.template.name} exporter is exposed on port ${first.template.portName} (${first.port}): scrape it with a PodMonitor, or set ${ANNOTATION.scrape}: override`,
+    );
   }
-  rendered.forEach((e, slot) => annotations.push([slotKey(slot), scrapeSlotValue(e)]));
+  if (rendered.length > 1 && optIn.scrape !== 'off') {
+    warnings.push(
+      `prometheus.io/* annotations can point at one port only (${first.template.name}); the others (${rendered.slice(1).map((e) => e.template.portName).join(', ')}) are scraped by the shipped PodMonitor (or an equivalent job) through the ${SCRAPE_SLOT_PREFIX}<n> annotations`,
+    );
+  }
   if (rendered.length > SCRAPE_SLOTS) {
     warnings.push(
       `the shipped PodMonitor scrapes ${SCRAPE_SLOTS} exporters per pod; ${rendered.slice(SCRAPE_SLOTS).map((e) => e.template.name).join(', ')} (${SCRAPE_SLOT_PREFIX}${SCRAPE_SLOTS} and on) need an endpoint added to it`,
@@ -227,18 +266,10 @@ export function planInjection(pod: Pod, optIn: OptIn, registry: Registry, settin
   if (pod.spec?.hostNetwork === true) {
     warnings.push(`the pod uses hostNetwork: exporter ports (${rendered.map((e) => e.port).join(', ')}) are opened on the node's network`);
   }
-  annotations.push([ANNOTATION.status, statusOf(rendered, mode)]);
-
-  const changes: PodChanges = {
-    // Appended after the pod's own init containers, so those still run first and unchanged.
-    sidecarList: mode === 'native' ? 'initContainers' : 'containers',
-    sidecars,
-    volumes,
-    annotations,
-    labels: INJECTED_LABELS,
-  };
-  return { ok: true, changes, templates: rendered.map((e) => e.template.name), warnings };
+  return { ok: true, changes: injection.changes, templates: injection.templates, warnings };
 }
+
+const isNonEmpty = <T>(list: T[]): list is [T, ...T[]] => list.length > 0;
 
 /**
  * A pod that runs to completion (a Job's or CronJob's: restartPolicy Never or OnFailure) must get a

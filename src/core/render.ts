@@ -17,6 +17,8 @@ export interface RenderedExporter {
   readonly path: string;
   /** Names of existing pod volumes the container mounts (they must exist). */
   readonly podVolumes: readonly string[];
+  /** Every port the exporter binds: its metrics port, then the template's other listening ports. */
+  readonly binds: readonly BoundPort[];
   /** Pod-level needs from parameter values (e.g. fsGroup for secret files): need -> why. */
   readonly requires: ReadonlyMap<'fsGroup', string>;
   readonly warnings: readonly string[];
@@ -33,6 +35,15 @@ export type RenderResult = {
   readonly problems: readonly Problem[];
   readonly invalid: ReadonlySet<string>;
 };
+
+export interface BoundPort {
+  readonly port: number;
+  readonly protocol: string;
+  /** What the port is, for messages. */
+  readonly what: string;
+  /** The param that moves it (`port`), when one does. */
+  readonly param?: 'port';
+}
 
 const renderCache = new WeakMap<ExporterTemplate, Map<string, RenderResult>>();
 /** Distinct (params, mode) combinations remembered per template; most pods use a handful. */
@@ -326,7 +337,11 @@ export function renderExporter(template: ExporterTemplate, params: ReadonlyMap<s
     // does not hold a Job open when the app finishes.
     ...(mode === 'native' ? { restartPolicy: 'Always' } : {}),
   };
-  return { ok: problems.length === 0, exporter: { template, container, volumes, port, path, podVolumes, requires, warnings }, problems, invalid };
+  const binds: BoundPort[] = [
+    { port, protocol: 'TCP', what: 'metrics port', param: 'port' },
+    ...(template.listens ?? []).map((l) => ({ port: l.port, protocol: l.protocol, what: l.description })),
+  ];
+  return { ok: problems.length === 0, exporter: { template, container, volumes, port, path, podVolumes, binds, requires, warnings }, problems, invalid };
 }
 
 /** `<template>.args`: well-formed flags, none of which the template sets itself. */

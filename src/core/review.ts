@@ -41,20 +41,21 @@ export function podShapeProblems(object: Record<string, unknown>): string[] {
   const spec = object.spec;
   if (!isObject(spec)) problems.push('spec is missing or not a map: a Pod needs spec.containers');
   else if (!Array.isArray(spec.containers)) problems.push('spec.containers must be a list of containers');
-  if (isObject(spec)) problems.push(...specListProblems(spec));
+  if (isObject(spec)) specListProblems(spec, problems);
   const metadata = object.metadata;
   if (metadata !== undefined && !isObject(metadata)) {
     problems.push('metadata must be a map');
     return problems;
   }
-  for (const field of ['annotations', 'labels'] as const) {
+  for (const field of STRING_MAPS) {
     const map = metadata?.[field];
     if (map === undefined || map === null) continue;
     if (!isObject(map)) {
       problems.push(`metadata.${field} must be a map of strings`);
       continue;
     }
-    for (const [key, value] of Object.entries(map)) {
+    for (const key of Object.keys(map)) {
+      const value = map[key];
       if (typeof value === 'string') continue;
       const shown = value === null ? 'null' : typeof value === 'object' ? (Array.isArray(value) ? 'a list' : 'a map') : `${typeof value} ${JSON.stringify(value)}`;
       const quoted = value === null || typeof value === 'object' ? '' : `, e.g. ${JSON.stringify(String(value))}`;
@@ -64,33 +65,46 @@ export function podShapeProblems(object: Record<string, unknown>): string[] {
   return problems;
 }
 
+const STRING_MAPS = ['annotations', 'labels'] as const;
+const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
+const CONTAINER_STRINGS = ['name', 'image', 'restartPolicy'] as const;
+
 /**
  * The lists the core walks (containers, their ports, volumes) hold maps, and the strings it reads
  * are strings: the API server always sends them so, but another client need not, and a null
- * container must be a 400 naming it rather than a TypeError answered 500.
+ * container must be a 400 naming it rather than a TypeError answered 500. (This runs for every
+ * pod: it walks the lists in place and builds a field's name only for a problem.)
  */
-function specListProblems(spec: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  const listOfMaps = (value: unknown, where: string, what: string): Record<string, unknown>[] => {
-    if (value === undefined || value === null) return [];
-    if (!Array.isArray(value)) {
-      problems.push(`${where} must be a list of ${what}`);
-      return [];
-    }
-    const bad = value.findIndex((item) => !isObject(item));
-    if (bad >= 0) problems.push(`${where}[${bad}] must be a map (a ${what.replace(/s$/, '')})`);
-    return value.filter(isObject);
-  };
-  for (const list of ['initContainers', 'containers', 'ephemeralContainers'] as const) {
-    listOfMaps(spec[list], `spec.${list}`, 'containers').forEach((container, i) => {
-      for (const field of ['name', 'image', 'restartPolicy'] as const) {
+function specListProblems(spec: Record<string, unknown>, problems: string[]): void {
+  for (const list of CONTAINER_LISTS) {
+    const containers = spec[list];
+    if (!isList(containers, () => `spec.${list}`, 'containers', problems)) continue;
+    containers.forEach((container, i) => {
+      if (!isObject(container)) return;
+      for (const field of CONTAINER_STRINGS) {
         if (container[field] !== undefined && typeof container[field] !== 'string') problems.push(`spec.${list}[${i}].${field} must be a string`);
       }
-      listOfMaps(container.ports, `spec.${list}[${i}].ports`, 'ports');
+      isList(container.ports, () => `spec.${list}[${i}].ports`, 'ports', problems);
     });
   }
-  listOfMaps(spec.volumes, 'spec.volumes', 'volumes');
-  return problems;
+  isList(spec.volumes, () => 'spec.volumes', 'volumes', problems);
+}
+
+const isNotObject = (item: unknown): boolean => !isObject(item);
+
+/**
+ * Whether `value` is a list to walk (its maps; undefined and null are none). A problem for a value
+ * that is not a list, and for the first item of a list that is not a map.
+ */
+function isList(value: unknown, where: () => string, what: string, problems: string[]): value is unknown[] {
+  if (value === undefined || value === null) return false;
+  if (!Array.isArray(value)) {
+    problems.push(`${where()} must be a list of ${what}`);
+    return false;
+  }
+  const bad = value.findIndex(isNotObject);
+  if (bad >= 0) problems.push(`${where()}[${bad}] must be a map (a ${what.replace(/s$/, '')})`);
+  return true;
 }
 
 /** The Pod in a CREATE request, checked just enough that the core can read it safely. */

@@ -43,7 +43,7 @@ const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', '
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;
-  const { metrics, settings, path } = options;
+  const { metrics, settings, path, logger } = options;
   const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const limitText = options.bodyLimit % MIB === 0 ? `${options.bodyLimit / MIB} MiB` : `${options.bodyLimit} bytes`;
 
@@ -101,23 +101,27 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const { outcome } = result;
     const ms = reply.elapsedTime;
     metrics.recordOutcome(outcome, ms / 1000);
-    // Problem codes only: their messages quote annotation values, which may carry credentials.
-    request.log[QUIET_REASONS.has(outcome.reason) ? 'debug' : 'info'](
-      {
-        uid: result.request.uid,
-        namespace: result.request.namespace,
-        pod: result.request.name,
-        decision: outcome.decision,
-        reason: outcome.reason,
-        templates: outcome.templates,
-        problems: outcome.problems.map((p) => p.code),
-        warnings: outcome.warnings.length,
-        patchOperations: outcome.patchOperations,
-        durationMs: round(ms),
-        dryRun: result.request.dryRun,
-      },
-      'admission',
-    );
+    const level = QUIET_REASONS.has(outcome.reason) ? 'debug' : 'info';
+    // Not even built when its level is off (debug, by default, for pods that did not opt in).
+    if (logger.isLevelEnabled(level)) {
+      // Problem codes only: their messages quote annotation values, which may carry credentials.
+      logger[level](
+        {
+          uid: result.request.uid,
+          namespace: result.request.namespace,
+          pod: result.request.name,
+          decision: outcome.decision,
+          reason: outcome.reason,
+          templates: outcome.templates,
+          problems: outcome.problems.map((p) => p.code),
+          warnings: outcome.warnings.length,
+          patchOperations: outcome.patchOperations,
+          durationMs: round(ms),
+          dryRun: result.request.dryRun,
+        },
+        'admission',
+      );
+    }
     return reply.type('application/json; charset=utf-8').send(reviewJson(result.review));
   });
 

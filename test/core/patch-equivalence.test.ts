@@ -16,7 +16,8 @@ import { admit } from '../../src/core/admit.js';
 import { parseOptIn } from '../../src/core/annotations.js';
 import { DEFAULT_CORE_SETTINGS } from '../../src/core/defaults.js';
 import { planInjection, type PodChanges } from '../../src/core/mutate.js';
-import { encodePatch, escapePointerToken, injectionPatch, type PatchOperation } from '../../src/core/patch.js';
+import { escapePointerToken, injectionPatch } from '../../src/core/patch.js';
+import { deepFreeze } from '../../src/core/freeze.js';
 import { podShapeProblems, syntheticReview } from '../../src/core/review.js';
 import type { CoreSettings, Pod, Registry } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
@@ -70,7 +71,7 @@ function checkEquivalent(pod: Pod, registry: Registry, settings: CoreSettings, l
   const result = planInjection(pod, optIn.optIn, registry, settings);
   if (!result.ok) return false;
   const mutated = mutatedCopy(pod, result.changes);
-  const ours = injectionPatch(pod, result.changes) as Operation[];
+  const ours = injectionPatch(pod, result.changes).operations as Operation[];
   assert.deepEqual(pod, sent, `${label}: planning and patching left the pod as sent untouched`);
   // As the API server reads it (and as a diff writes it): `add` where the pod has no such member (or
   // at a list index), `replace` where it has one.
@@ -113,32 +114,50 @@ describe('patch: escaping and shapes', () => {
 
   it('adds a missing map or list whole (replaces a null one), appends to lists at their index, sets map entries', () => {
     const pod = { metadata: { name: 'p', labels: null }, spec: { containers: [], initContainers: [{ name: 'x' }] } } as unknown as Pod;
-    assert.deepEqual(injectionPatch(pod, changes()), [
+    assert.deepEqual(injectionPatch(pod, changes()).operations, [
       { op: 'add', path: '/metadata/annotations', value: { 'prometheus.io/scrape': 'true' } },
       { op: 'replace', path: '/metadata/labels', value: { 'a~b': 'v' } },
       { op: 'add', path: '/spec/initContainers/1', value: { name: 'y' } },
       { op: 'add', path: '/spec/volumes', value: [{ name: 'w' }] },
     ]);
     const annotated = { metadata: { annotations: { 'prometheus.io/scrape': 'false' }, labels: { 'a~b': 'v' } }, spec: { containers: [] } } as unknown as Pod;
-    assert.deepEqual(injectionPatch(annotated, changes({ sidecars: [], volumes: [] })), [{ op: 'replace', path: '/metadata/annotations/prometheus.io~1scrape', value: 'true' }], 'a different value is replaced, an equal one left');
-    assert.deepEqual(injectionPatch({ spec: { containers: [] } } as unknown as Pod, changes({ volumes: [] }))[0], { op: 'add', path: '/metadata', value: { annotations: { 'prometheus.io/scrape': 'true' }, labels: { 'a~b': 'v' } } });
+    assert.deepEqual(injectionPatch(annotated, changes({ sidecars: [], volumes: [] })).operations, [{ op: 'replace', path: '/metadata/annotations/prometheus.io~1scrape', value: 'true' }], 'a different value is replaced, an equal one left');
+    assert.deepEqual(injectionPatch({ spec: { containers: [] } } as unknown as Pod, changes({ volumes: [] })).operations[0], { op: 'add', path: '/metadata', value: { annotations: { 'prometheus.io/scrape': 'true' }, labels: { 'a~b': 'v' } } });
   });
 
-  it('encodes to base64 JSON that decodes to the same operations, the cached text of frozen values included', () => {
-    const frozen = Object.freeze({ name: 'exporter', args: Object.freeze(['--a="b"', 'ü']) });
-    const thawed = { name: 'mutable', args: ['x'] };
-    const ops: PatchOperation[] = [
-      { op: 'replace', path: '/m/a~1b', value: 'y' },
-      { op: 'add', path: '/l/0', value: frozen },
-      { op: 'add', path: '/l/1', value: thawed },
-      { op: 'add', path: '/m/q"uo\\te\u0001/ü', value: 1 },
-    ];
-    const decode = (b64: string) => JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as unknown;
-    assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)));
-    thawed.args.push('changed after the first encoding');
-    assert.deepEqual(decode(encodePatch(ops)), JSON.parse(JSON.stringify(ops)), 'a value that is not frozen is serialized afresh');
-    const whole: PatchOperation[] = [{ op: 'add', path: '/l', value: [frozen, thawed, 1, 'two', null] }];
-    assert.deepEqual(decode(encodePatch(whole)), JSON.parse(JSON.stringify(whole)), 'a new list holding cached values');
+  const decode = (b64: string) => JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as unknown;
+
+  it('encodes to base64 JSON that decodes to the same operations', () => {
+    const pod = { metadata: { annotations: { 'q"uo\\te\u0001/ü': 'x' } }, spec: { containers: [] } } as unknown as Pod;
+    const patch = injectionPatch(pod, changes({ annotations: [['q"uo\\te\u0001/ü', 'ü"'], ['new', '1']] }));
+    assert.deepEqual(decode(patch.base64), JSON.parse(JSON.stringify(patch.operations)));
+    assert.equal(patch.operations[0]?.path, '/metadata/annotations/q"uo\\te\u0001~1ü');
+  });
+
+  it('keeps the patch of frozen changes per pod shape, and never that of changes that may still change', () => {
+    const frozen = deepFreeze(changes());
+    const oneInit = { metadata: { labels: {} }, spec: { initContainers: [{ name: 'x' }] } } as unknown as Pod;
+    const twoInits = { metadata: { labels: {} }, spec: { initContainers: [{ name: 'x' }, { name: 'z' }] } } as unknown as Pod;
+    const first = injectionPatch(oneInit, frozen);
+    assert.equal(injectionPatch(structuredClone(oneInit), frozen), first, 'a pod of the same shape gets the same patch');
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.operations) && first.operations.every((op) => Object.isFrozen(op)), 'a shared patch is frozen');
+    const second = injectionPatch(twoInits, frozen);
+    assert.notEqual(second, first);
+    assert.equal(second.operations.find((op) => op.path.startsWith('/spec/initContainers'))?.path, '/spec/initContainers/2', 'another shape, another patch');
+    const sidecarOp = (initContainers: unknown) => injectionPatch({ metadata: {}, spec: { initContainers } } as unknown as Pod, frozen).operations.find((op) => op.path.startsWith('/spec/initContainers'));
+    assert.deepEqual(sidecarOp([]), { op: 'add', path: '/spec/initContainers/0', value: { name: 'y' } }, 'an empty list is appended to');
+    assert.deepEqual(sidecarOp(null), { op: 'replace', path: '/spec/initContainers', value: [{ name: 'y' }] }, 'a null list is not an empty one');
+    assert.deepEqual(sidecarOp(undefined), { op: 'add', path: '/spec/initContainers', value: [{ name: 'y' }] }, 'nor a missing one');
+    const labelled = injectionPatch({ ...oneInit, metadata: { labels: { 'a~b': 'other' } } } as unknown as Pod, frozen);
+    assert.deepEqual(labelled.operations.find((op) => op.path.startsWith('/metadata/labels')), { op: 'replace', path: '/metadata/labels/a~0b', value: 'v' }, 'an entry the pod has with another value is replaced');
+    const same = injectionPatch({ ...oneInit, metadata: { labels: { 'a~b': 'v' } } } as unknown as Pod, frozen);
+    assert.equal(same.operations.find((op) => op.path.startsWith('/metadata/labels')), undefined, 'an entry the pod has with the same value is left');
+
+    const thawed = changes();
+    const before = injectionPatch(oneInit, thawed);
+    (thawed.sidecars as { name: string }[]).push({ name: 'added later' });
+    assert.notDeepEqual(injectionPatch(oneInit, thawed), before, 'changes that are not frozen are not cached');
+    assert.deepEqual(decode(injectionPatch(oneInit, thawed).base64), JSON.parse(JSON.stringify(injectionPatch(oneInit, thawed).operations)));
   });
 });
 
