@@ -74,7 +74,8 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
   }
 
   const repo = imageRepository(exporter.container.image ?? '');
-  const sameImage = invalid.has('image') ? undefined : findContainer(pod, (c) => c.image !== undefined && imageRepository(c.image) === repo);
+  // An image of that repository contains its name: most images are ruled out without parsing them.
+  const sameImage = invalid.has('image') ? undefined : findContainer(pod, (c) => c.image?.includes(repo) === true && imageRepository(c.image) === repo);
   if (sameImage) {
     const kind = sameImage.container.restartPolicy === 'Always' ? 'native sidecar' : sameImage.where;
     problems.push({
