@@ -3,6 +3,7 @@
 import type { V1Container, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
 import { deepFreeze } from './freeze.js';
+import { KeyedCache } from './keyed-cache.js';
 import { renderExporterCached, type RenderedExporter, type RenderResult } from './render.js';
 import type { InjectionStatus } from './status.js';
 import { PREFIX, type Container, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
@@ -159,10 +160,9 @@ interface Injection {
 /**
  * Injections made before: an injection depends only on the renderings (cached, core/render.ts), the
  * sidecar mode and whether the scrape annotations are set, and every pod of a workload asks for the
- * same. Kept with the first rendering; the key names the rest by a number each.
+ * same. Kept by the first rendering; the key names the rest by a number each.
  */
-const injections = new WeakMap<RenderedExporter, Map<string, Injection>>();
-const INJECTIONS_PER_RENDERING = 64;
+const injections = new KeyedCache<RenderedExporter, Injection>(1024);
 const SCRAPED: Readonly<Record<SidecarMode, string>> = { native: 'native+scrape', classic: 'classic+scrape' };
 const renderingIds = new WeakMap<RenderedExporter, number>();
 let nextRenderingId = 0;
@@ -178,14 +178,7 @@ function injectionOf(rendered: readonly [RenderedExporter, ...RenderedExporter[]
   // Constants for the usual single exporter: a string built once is hashed once.
   const variant = scrape ? SCRAPED[mode] : mode;
   const key = rendered.length === 1 ? variant : `${variant}/${rendered.slice(1).map(renderingId).join(',')}`;
-  let byVariant = injections.get(first);
-  if (!byVariant) injections.set(first, (byVariant = new Map()));
-  let injection = byVariant.get(key);
-  if (!injection) {
-    if (byVariant.size >= INJECTIONS_PER_RENDERING) byVariant.clear();
-    byVariant.set(key, (injection = deepFreeze(makeInjection(rendered, mode, scrape))));
-  }
-  return injection;
+  return injections.get(first, key) ?? injections.set(first, key, deepFreeze(makeInjection(rendered, mode, scrape)));
 }
 
 function makeInjection(rendered: readonly [RenderedExporter, ...RenderedExporter[]], mode: SidecarMode, scrape: boolean): Injection {

@@ -8,6 +8,7 @@
 // test/core/patch-equivalence.test.ts proves that applying it gives exactly the pod that applying
 // fast-json-patch's full `compare` of the pod and its mutated copy gives.
 import { deepFreeze, isDeepFrozen } from './freeze.js';
+import { KeyedCache } from './keyed-cache.js';
 import type { PodChanges } from './mutate.js';
 import type { Pod } from './types.js';
 
@@ -86,25 +87,20 @@ function podFacts(pod: Pod, changes: PodChanges): PodFacts {
 
 /**
  * Patches of cached (deep-frozen) changes, by the pod facts: the pods of one workload share their
- * facts, so the patch and its encoding are made once. Null: changes that are not frozen, never cached.
+ * facts, so the patch and its encoding are made once.
  */
-const patches = new WeakMap<PodChanges, Map<string, Patch> | null>();
-/** Distinct pod shapes kept per changes; a workload has one or a few. */
-const SHAPES_PER_CHANGES = 64;
+const patches = new KeyedCache<PodChanges, Patch>(1024);
+/** Whether changes are deep-frozen (only those have their patches kept), found once per object. */
+const frozenChanges = new WeakMap<PodChanges, boolean>();
 
 /** The patch that applies `changes` to `pod`; no operations when the pod already is so. */
 export function injectionPatch(pod: Pod, changes: PodChanges): Patch {
   const facts = podFacts(pod, changes);
-  let byFacts = patches.get(changes);
-  if (byFacts === undefined) patches.set(changes, (byFacts = isDeepFrozen(changes) ? new Map() : null));
-  if (byFacts === null) return encoded(operations(changes, facts));
+  let frozen = frozenChanges.get(changes);
+  if (frozen === undefined) frozenChanges.set(changes, (frozen = isDeepFrozen(changes)));
+  if (!frozen) return encoded(operations(changes, facts));
   const key = `${facts.metadata}/${facts.annotations}/${facts.labels}/${facts.spec}/${facts.sidecars}/${facts.volumes}`;
-  let patch = byFacts.get(key);
-  if (patch === undefined) {
-    if (byFacts.size >= SHAPES_PER_CHANGES) byFacts.clear();
-    byFacts.set(key, (patch = deepFreeze(encoded(operations(changes, facts)))));
-  }
-  return patch;
+  return patches.get(changes, key) ?? patches.set(changes, key, deepFreeze(encoded(operations(changes, facts))));
 }
 
 function encoded(ops: PatchOperation[]): Patch {

@@ -4,6 +4,7 @@ import type { V1EnvVar, V1Probe, V1Volume, V1VolumeMount } from '@kubernetes/cli
 import { PREFIX, type Container, type ExporterTemplate, type Problem, type RunAsUserMode, type SidecarMode, type TemplateProbe } from './types.js';
 import { GENERIC_PARAMS } from './annotations.js';
 import { deepFreeze } from './freeze.js';
+import { KeyedCache } from './keyed-cache.js';
 import { PARAM_KINDS, type ParamKind, type ParamKindName } from './param-kinds.js';
 import { checkArgs, checkCpu, checkImage, checkMemory, checkObjectName, checkPath, checkPort, checkTarget, closest, escapeDollar, type Checked } from './values.js';
 
@@ -45,9 +46,8 @@ export interface BoundPort {
   readonly param?: 'port';
 }
 
-const renderCache = new WeakMap<ExporterTemplate, Map<string, RenderResult>>();
-/** Distinct (params, mode) combinations remembered per template; most pods use a handful. */
-const RENDER_CACHE_SIZE = 256;
+/** Renderings by template and (params, mode); a workload uses one, a cluster a few hundred at most. */
+const renderCache = new KeyedCache<ExporterTemplate, RenderResult>(1024);
 
 /**
  * Renders the exporter, remembering the result per frozen template: rendering depends only on the
@@ -55,8 +55,6 @@ const RENDER_CACHE_SIZE = 256;
  * asks for the same. Results are frozen because they are shared between requests.
  */
 export function renderExporterCached(template: ExporterTemplate, params: ReadonlyMap<string, string>, mode: SidecarMode, runAsUser: RunAsUserMode = 'template'): RenderResult {
-  let cache = renderCache.get(template);
-  if (!cache) renderCache.set(template, (cache = new Map()));
   // JSON, not a joined string: values may hold any character, and two value sets must never share
   // an entry (one pod would get another pod's exporter).
   // Sorted by name, so the result (the order of its problems too) does not depend on the order the
@@ -64,12 +62,7 @@ export function renderExporterCached(template: ExporterTemplate, params: Readonl
   const sorted = params.size === 0 ? [] : [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // Most pods set no params: their keys are built once, and a string built once is hashed once.
   const key = sorted.length === 0 ? noParamsKey(mode, runAsUser) : JSON.stringify([mode, runAsUser, sorted]);
-  let result = cache.get(key);
-  if (!result) {
-    if (cache.size >= RENDER_CACHE_SIZE) cache.clear();
-    cache.set(key, (result = deepFreeze(renderExporter(template, new Map(sorted), mode, runAsUser))));
-  }
-  return result;
+  return renderCache.get(template, key) ?? renderCache.set(template, key, deepFreeze(renderExporter(template, new Map(sorted), mode, runAsUser)));
 }
 
 const noParamsKeys = new Map<SidecarMode, Map<RunAsUserMode, string>>();
