@@ -58,6 +58,7 @@ function enumValue<T extends string>(
   return fallback;
 }
 
+/** The params of a pod that sets none (most pods). */
 const NO_PARAMS: OptIn['params'] = new Map();
 
 const KNOWN_ANNOTATIONS: ReadonlySet<string> = new Set(Object.values(ANNOTATION));
@@ -67,7 +68,8 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
   const raw = annotations?.[ANNOTATION.inject];
   if (annotations === undefined || raw === undefined) return { optedIn: false };
   // Most pods list one template: no split for them.
-  const listed = raw.includes(',') ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw.trim() === '' ? [] : [raw.trim()];
+  const one = raw.includes(',') ? undefined : raw.trim();
+  const listed = one === undefined ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : one === '' ? [] : [one];
   if (listed.length === 0 || (listed.length === 1 && listed[0] === 'false')) return { optedIn: false };
 
   const problems: Problem[] = [];

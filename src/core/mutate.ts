@@ -202,7 +202,8 @@ function makeInjection(rendered: readonly [RenderedExporter, ...RenderedExporter
   return { changes, templates: rendered.map((e) => e.template.name) };
 }
 
-const NO_PARAMS: ReadonlyMap<string, string> = new Map();
+/** The params of a template the pod sets none for. */
+const NO_PARAM_VALUES: ReadonlyMap<string, string> = new Map();
 
 export function planInjection(pod: Pod, optIn: OptIn, registry: Registry, settings: CoreSettings): InjectionResult {
   const problems: Problem[] = [];
@@ -220,7 +221,7 @@ export function planInjection(pod: Pod, optIn: OptIn, registry: Registry, settin
       });
       continue;
     }
-    const result = renderExporterCached(template, optIn.params.get(name) ?? NO_PARAMS, mode, optIn.runAsUser ?? settings.runAsUser ?? 'template');
+    const result = renderExporterCached(template, optIn.params.get(name) ?? NO_PARAM_VALUES, mode, optIn.runAsUser ?? settings.runAsUser ?? 'template');
     // The pod-level checks run even when a value was refused, so a denial lists every problem.
     // (Spreads only when there is something: spreading a frozen array allocates an iterator, V8 12.)
     if (result.problems.length > 0) problems.push(...result.problems);
