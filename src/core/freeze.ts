@@ -1,5 +1,6 @@
-// Frozen values: the registry's templates and the cached renderings are shared by every request, so
-// they are frozen whole, and a value known to be frozen whole may have its JSON text kept with it.
+// Frozen values: the registry's templates and the cached renderings and injections are shared by
+// every request, so they are frozen whole; what is derived from a value known to be frozen whole may
+// be kept with it (core/patch.ts keeps the patches of frozen changes).
 
 /** Freezes `value` and everything it holds; returns it. */
 export function deepFreeze<T>(value: T): T {

@@ -163,7 +163,7 @@ function clientError(error: FastifyError, limitText: string, contentType: string
 }
 
 /**
- * The answer as JSON text. The patch is base64 (core/patch.ts encodePatch), whose alphabet JSON
+ * The answer as JSON text. The patch is base64 (core/patch.ts), whose alphabet JSON
  * never escapes, so it is copied in rather than scanned again by JSON.stringify (it is most of
  * the answer).
  */

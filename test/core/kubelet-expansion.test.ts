@@ -56,7 +56,6 @@ const PIECES = [
 ];
 const NO_SPACE = PIECES.filter((p) => !/\s/.test(p));
 
-
 function randomValue(next: () => number, pieces: readonly string[]): string {
   const n = 1 + Math.floor(next() * 8);
   let out = '';

@@ -74,7 +74,6 @@ export class ProjectedFolder {
   }
 }
 
-/** A pino destination that keeps every line, parsed. */
 /**
  * A temporary folder holding a serving pair from `pki` as tls.crt and tls.key, the way the Secret's
  * volume does (plus `extra` files). `issue` passes options to the pair (an expired one, say).
@@ -91,6 +90,7 @@ export async function servingCertDir(
   return { dir, folder };
 }
 
+/** A pino destination that keeps every line, parsed. */
 export function logCapture(): { stream: DestinationStream; lines: () => Record<string, unknown>[]; text: () => string } {
   let text = '';
   return {
