@@ -38,22 +38,21 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     registers: [registry],
   }).set({ version: VERSION, node_version: process.version }, 1);
 
-  const admissionTally = new Tally<'decision' | 'reason'>();
-  const injectionTally = new Tally<'template'>();
+  // Every admission metric hands over what is pending before it is read, so a scrape is exact.
+  const flush = (): void => pending.flush();
   const admissions = new Counter({
     name: `${PREFIX}admissions_total`,
     help: 'Admission reviews answered, by decision (injected, skipped, denied, error) and reason (skip reason or error code).',
     labelNames: ['decision', 'reason'] as const,
     registers: [registry],
-    collect() {
-      admissionTally.copyTo(this);
-    },
+    collect: flush,
   });
   const admissionProblems = new Counter({
     name: `${PREFIX}admission_problems_total`,
     help: 'Problems found in admissions that were denied, or skipped under policy optional, by decision and problem code (EI_ERR_*).',
     labelNames: ['decision', 'code'] as const,
     registers: [registry],
+    collect: flush,
   });
   const admissionDuration = new Histogram({
     name: `${PREFIX}admission_duration_seconds`,
@@ -62,15 +61,14 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     // The API server's default webhook timeout is 10 s; the interesting range is well under 10 ms.
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
+    collect: flush,
   });
   const injections = new Counter({
     name: `${PREFIX}injections_total`,
     help: 'Exporter sidecars injected, by template.',
     labelNames: ['template'] as const,
     registers: [registry],
-    collect() {
-      injectionTally.copyTo(this);
-    },
+    collect: flush,
   });
   const registryTemplates = new Gauge({
     name: `${PREFIX}registry_templates`,
@@ -93,14 +91,15 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     registers: [registry],
   });
 
-  // The label sets are few and fixed; the labelled histogram child is looked up once.
-  const durationChildren = new Map<string, { observe(v: number): void }>();
-  const problemChildren = new Map<string, { inc(): void }>();
-  const duration = (decision: string) => {
-    let child = durationChildren.get(decision);
-    if (!child) durationChildren.set(decision, (child = admissionDuration.labels({ decision })));
-    return child;
-  };
+  const pending = new PendingAdmissions((outcome, seconds) => {
+    const first = outcome.problems[0];
+    const reason = outcome.decision === 'denied' && first ? first.code : outcome.reason;
+    admissions.inc({ decision: outcome.decision, reason });
+    admissionDuration.observe({ decision: outcome.decision }, seconds);
+    for (const problem of outcome.problems) admissionProblems.inc({ decision: outcome.decision, code: problem.code });
+    if (outcome.decision !== 'injected') return;
+    for (const template of outcome.templates) injections.inc({ template });
+  });
 
   return {
     registry,
@@ -112,42 +111,36 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     registryReloadFailures,
     certificateReloadFailures,
     certificateExpiry,
-    recordOutcome(outcome, seconds) {
-      const first = outcome.problems[0];
-      const reason = outcome.decision === 'denied' && first ? first.code : outcome.reason;
-      admissionTally.add(`${outcome.decision}\0${reason}`, () => ({ decision: outcome.decision, reason }));
-      duration(outcome.decision).observe(seconds);
-      for (const problem of outcome.problems) {
-        const key = `${outcome.decision}\0${problem.code}`;
-        let child = problemChildren.get(key);
-        if (!child) problemChildren.set(key, (child = admissionProblems.labels({ decision: outcome.decision, code: problem.code })));
-        child.inc();
-      }
-      if (outcome.decision !== 'injected') return;
-      for (const template of outcome.templates) injectionTally.add(template, () => ({ template }));
-    },
-    recordError(code, seconds) {
-      admissionTally.add(`error\0${code}`, () => ({ decision: 'error', reason: code }));
-      duration('error').observe(seconds);
-    },
+    recordOutcome: (outcome, seconds) => pending.add(outcome, seconds),
+    recordError: (code, seconds) => pending.add({ decision: 'error', reason: code, problems: [], templates: [] }, seconds),
   };
 }
 
-/**
- * Counts kept in a plain map on the request path and copied into their prom-client counter when
- * it is scraped (its collect hook): prom-client validates and hashes the labels on every inc().
- */
-class Tally<L extends string> {
-  readonly #counts = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+/** The part of an Outcome the metrics read; errors are recorded in the same shape. */
+type Recorded = Pick<Outcome, 'problems' | 'templates'> & { readonly decision: Outcome['decision'] | 'error'; readonly reason: string };
 
-  add(key: string, labels: () => Partial<Record<L, string>>): void {
-    const entry = this.#counts.get(key);
-    if (entry) entry.n += 1;
-    else this.#counts.set(key, { labels: labels(), n: 1 });
+/**
+ * Admissions recorded on the request path and handed to prom-client in batches: when BATCH are
+ * waiting, and whenever an admission metric is read. prom-client checks and hashes the labels on
+ * every call, which done once per request runs cold, between the TLS and HTTP work, and costs
+ * several times what the same calls cost a thousand at a time (docs/performance.md). At most BATCH
+ * outcomes are held, until the batch fills or the next scrape.
+ */
+class PendingAdmissions {
+  static readonly BATCH = 1024;
+  readonly #outcomes: Recorded[] = [];
+  readonly #seconds = new Float64Array(PendingAdmissions.BATCH);
+
+  constructor(private readonly record: (outcome: Recorded, seconds: number) => void) {}
+
+  add(outcome: Recorded, seconds: number): void {
+    this.#seconds[this.#outcomes.length] = seconds;
+    if (this.#outcomes.push(outcome) === PendingAdmissions.BATCH) this.flush();
   }
 
-  copyTo(counter: Counter<L>): void {
-    counter.reset();
-    for (const { labels, n } of this.#counts.values()) counter.inc(labels, n);
+  flush(): void {
+    const outcomes = this.#outcomes;
+    for (let i = 0; i < outcomes.length; i += 1) this.record(outcomes[i]!, this.#seconds[i]!);
+    outcomes.length = 0;
   }
 }

@@ -7,6 +7,7 @@ import { loadRegistry } from '../../src/registry/load.js';
 import { buildApp } from '../../src/server/app.js';
 import { Current } from '../../src/server/current.js';
 import { createLogger } from '../../src/server/logger.js';
+import type { Outcome } from '../../src/core/types.js';
 import { createMetrics, type WebhookMetrics } from '../../src/server/metrics.js';
 import { podReview } from '../helpers/api-server-standin.js';
 import { logCapture, optedInPod } from './fixtures.js';
@@ -69,5 +70,26 @@ describe('metrics', () => {
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const text = await metrics.registry.metrics();
     assert.equal(sample(text, `exporter_injector_build_info{version="${version}",node_version="${process.version}"}`), 1, text);
+  });
+
+  it('counts every admission recorded, whether or not a batch has filled, at every scrape', async () => {
+    const own = createMetrics({ processMetrics: false });
+    const injected: Outcome = { decision: 'injected', reason: 'injected', templates: ['redis', 'memcached'], warnings: [], problems: [], patchOperations: 9 };
+    const read = async () => {
+      const text = await own.registry.metrics();
+      return {
+        injected: sample(text, 'exporter_injector_admissions_total{decision="injected",reason="injected"}'),
+        redis: sample(text, 'exporter_injector_injections_total{template="redis"}'),
+        errors: sample(text, 'exporter_injector_admissions_total{decision="error",reason="EI_ERR_INTERNAL"}'),
+        timed: sample(text, 'exporter_injector_admission_duration_seconds_count{decision="injected"}'),
+        fast: sample(text, 'exporter_injector_admission_duration_seconds_bucket{le="0.0005",decision="injected"}'),
+      };
+    };
+    // 2.5 batches, then a few more after a scrape: nothing is lost or counted twice.
+    for (let i = 0; i < 2600; i += 1) own.recordOutcome(injected, i % 2 === 0 ? 0.0001 : 0.002);
+    own.recordError('EI_ERR_INTERNAL', 0.001);
+    assert.deepEqual(await read(), { injected: 2600, redis: 2600, errors: 1, timed: 2600, fast: 1300 });
+    for (let i = 0; i < 3; i += 1) own.recordOutcome(injected, 0.0001);
+    assert.deepEqual(await read(), { injected: 2603, redis: 2603, errors: 1, timed: 2603, fast: 1303 });
   });
 });
