@@ -1,4 +1,5 @@
-// The webhook's answer as it goes on the wire: the review's JSON text with the patch copied in.
+// The webhook's answer as it goes on the wire: the review's JSON text, written field by field, with
+// the patch copied in.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -13,5 +14,9 @@ describe('the answer as JSON text', () => {
     assert.deepEqual(JSON.parse(reviewJson(review)), review);
     const denied = { ...review, response: { uid: 'u2', allowed: false, status: { code: 403, reason: 'Forbidden', message: 'no' } } };
     assert.deepEqual(JSON.parse(reviewJson(denied)), denied);
+    const skipped = { ...review, response: { uid: 'u3', allowed: true } };
+    assert.deepEqual(JSON.parse(reviewJson(skipped)), skipped);
+    const deniedWithWarnings = { ...review, response: { ...denied.response, warnings: ['w\u2028', 'x'] } };
+    assert.deepEqual(JSON.parse(reviewJson(deniedWithWarnings)), deniedWithWarnings);
   });
 });
