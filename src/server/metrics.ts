@@ -122,7 +122,7 @@ type Recorded = Pick<Outcome, 'problems' | 'templates'> & { readonly decision: O
 /**
  * Admissions recorded on the request path and handed to prom-client in batches: when BATCH are
  * waiting, and whenever an admission metric is read. prom-client checks and hashes the labels on
- * every call, which done once per request runs cold, between the TLS and HTTP work, and costs
+ * every call; once per request, between the TLS and HTTP work, that code runs cold and costs
  * several times what the same calls cost a thousand at a time (docs/performance.md). At most BATCH
  * outcomes are held, until the batch fills or the next scrape.
  */

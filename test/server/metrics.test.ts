@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import type { Outcome } from '../../src/core/types.js';
 import { loadRegistry } from '../../src/registry/load.js';
 import { buildApp } from '../../src/server/app.js';
 import { Current } from '../../src/server/current.js';
 import { createLogger } from '../../src/server/logger.js';
-import type { Outcome } from '../../src/core/types.js';
 import { createMetrics, type WebhookMetrics } from '../../src/server/metrics.js';
 import { podReview } from '../helpers/api-server-standin.js';
 import { logCapture, optedInPod } from './fixtures.js';
