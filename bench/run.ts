@@ -211,6 +211,9 @@ async function main(): Promise<void> {
                   cpuMicrosPerRequest: med(rows, (r) => r.cpuMicrosPerRequest),
                   rssUnderLoadMiB: med(rows, (r) => r.rssMaxBytes) / MIB,
                   errors: (rows ?? []).reduce((s, r) => s + r.errors, 0),
+                  // Each round's figures, in order: how far single windows moved.
+                  perSecondByRound: (rows ?? []).map((r) => r.perSecond),
+                  cpuMicrosPerRequestByRound: (rows ?? []).map((r) => r.cpuMicrosPerRequest),
                 },
               ];
             }),
@@ -224,7 +227,7 @@ async function main(): Promise<void> {
           admitMicros: admitMicros[body],
         },
       ]),
-    ) as unknown as Record<string, Record<TargetKind, { perSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; rssUnderLoadMiB: number; errors: number }> & { ratio: Record<string, number>; admitMicros: number }>,
+    ) as unknown as Record<string, Record<TargetKind, { perSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; rssUnderLoadMiB: number; errors: number; perSecondByRound: number[]; cpuMicrosPerRequestByRound: number[] }> & { ratio: Record<string, number>; admitMicros: number }>,
     fixedRate: Object.fromEntries(
       (Object.entries(RATES) as [BodyName, number][]).map(([body, rate]) => [
         body,
@@ -233,7 +236,16 @@ async function main(): Promise<void> {
           ...Object.fromEntries(
             KINDS.map((k) => {
               const rows = atRate[key(k, body)];
-              return [k, { p50Ms: med(rows, (r) => r.p50Ms), p99Ms: med(rows, (r) => r.p99Ms), cpuShare: med(rows, (r) => r.cpuShare), errors: (rows ?? []).reduce((s, r) => s + r.errors, 0) }];
+              return [
+                k,
+                {
+                  p50Ms: med(rows, (r) => r.p50Ms),
+                  p99Ms: med(rows, (r) => r.p99Ms),
+                  cpuShare: med(rows, (r) => r.cpuShare),
+                  errors: (rows ?? []).reduce((s, r) => s + r.errors, 0),
+                  p99MsByRound: (rows ?? []).map((r) => r.p99Ms),
+                },
+              ];
             }),
           ),
           ratio: {
@@ -242,7 +254,7 @@ async function main(): Promise<void> {
           },
         },
       ]),
-    ) as unknown as Record<string, { rate: number } & Record<TargetKind, { p50Ms: number; p99Ms: number; cpuShare: number; errors: number }> & { ratio: Record<string, number> }>,
+    ) as unknown as Record<string, { rate: number } & Record<TargetKind, { p50Ms: number; p99Ms: number; cpuShare: number; errors: number; p99MsByRound: number[] }> & { ratio: Record<string, number> }>,
     idleRssRatio: median(idleRss.webhook) / median(idleRss.baseline),
     verdicts: [] as { check: string; value: number; target: string; met: boolean }[],
     seconds: 0,
