@@ -9,6 +9,7 @@
 //   node dist/bench/paired.js --baseline                 this build's webhook against the bare baseline
 //   options: --body small|typical|large|skip (small), --rounds N (7), --seconds S (3)
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,6 +47,7 @@ interface Side {
 // The reference first: ratios are this build / the other.
 const reference: Side = flags.baseline ? { label: 'baseline', kind: 'baseline', root: process.cwd() } : { label: 'other', kind: 'webhook', root: resolve(flags.against!) };
 const tested: Side = { label: 'this', kind: 'webhook', root: process.cwd() };
+if (!existsSync(join(reference.root, 'dist/src/cli/main.js'))) throw new Error(`${reference.root} has no build: run npm ci && npm run build there`);
 
 execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 const work = await mkdtemp(join(tmpdir(), 'ei-paired-'));
@@ -64,8 +66,8 @@ try {
     // Fresh processes each round, started in alternating order.
     const order = round % 2 === 0 ? [reference, tested] : [tested, reference];
     const started: { side: Side; target: Target }[] = [];
-    for (const side of order) started.push({ side, target: await startTarget(side.kind, options(side)) });
     try {
+      for (const side of order) started.push({ side, target: await startTarget(side.kind, options(side)) });
       const load = (s: number) => Promise.all(started.map(({ target }) => wrk({ script, bodyFile, port: target.port, connections: CONNECTIONS, seconds: s, cpus: '0' })));
       await load(WARMUP_SECONDS);
       const before = started.map(({ target }) => target.stats().cpuMicros);
