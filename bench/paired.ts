@@ -14,10 +14,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEV_SANS, generateCa, issueServingCertificate } from '../src/tls/generate.js';
 import { bodies, SHAPES, type BodyName } from './pods.js';
 import { hasWrk, percentile, wrk, writeWrkScript } from './saturate.js';
-import { startTarget, type Target, type TargetKind, type TargetOptions } from './targets.js';
+import { startTarget, writeServingCertificate, type Target, type TargetKind, type TargetOptions } from './targets.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -52,10 +51,7 @@ if (!existsSync(join(reference.root, 'dist/src/cli/main.js'))) throw new Error(`
 execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 const work = await mkdtemp(join(tmpdir(), 'ei-paired-'));
 try {
-  const ca = generateCa({ days: 2 });
-  const serving = issueServingCertificate(ca, { service: 'exporter-injector', namespace: 'exporter-injector', sans: DEV_SANS, days: 1 });
-  await writeFile(join(work, 'tls.crt'), serving.cert);
-  await writeFile(join(work, 'tls.key'), serving.key, { mode: 0o600 });
+  await writeServingCertificate(work);
   const bodyFile = join(work, 'body.json');
   await writeFile(bodyFile, bodies()[body]);
   const script = await writeWrkScript(work);

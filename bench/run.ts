@@ -17,12 +17,11 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CORE_SETTINGS } from '../src/core/defaults.js';
 import { loadRegistry } from '../src/registry/load.js';
-import { DEV_SANS, generateCa, issueServingCertificate } from '../src/tls/generate.js';
 import { admitOpsPerSecond } from './admit.js';
 import { bodies as makeBodies, type BodyName } from './pods.js';
 import { fixedRate } from './rate.js';
 import { hasWrk, makeAgent, nodeLoop, wrk, writeWrkScript, type SaturationResult } from './saturate.js';
-import { startTarget, type Target, type TargetKind } from './targets.js';
+import { startTarget, writeServingCertificate, type Target, type TargetKind } from './targets.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -85,10 +84,7 @@ async function main(): Promise<void> {
   const generatorCpus = pinned ? '0' : undefined;
   if (pinned) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 
-  const ca = generateCa({ days: 2 });
-  const serving = issueServingCertificate(ca, { service: 'exporter-injector', namespace: 'exporter-injector', sans: DEV_SANS, days: 1 });
-  await writeFile(join(work, 'tls.crt'), serving.cert);
-  await writeFile(join(work, 'tls.key'), serving.key, { mode: 0o600 });
+  const caCert = await writeServingCertificate(work);
   const bodies = makeBodies();
   const bodyFiles = {} as Record<BodyName, string>;
   for (const [name, body] of Object.entries(bodies) as [BodyName, Buffer][]) {
@@ -122,7 +118,7 @@ async function main(): Promise<void> {
   // 2. Load, against one long-running process of each.
   const targets = {} as Record<TargetKind, Target>;
   for (const kind of KINDS) targets[kind] = await startTarget(kind, targetOptions(kind));
-  const agents = Object.fromEntries(KINDS.map((k) => [k, makeAgent(ca.cert, CONNECTIONS)])) as Record<TargetKind, ReturnType<typeof makeAgent>>;
+  const agents = Object.fromEntries(KINDS.map((k) => [k, makeAgent(caCert, CONNECTIONS)])) as Record<TargetKind, ReturnType<typeof makeAgent>>;
   const saturate = (kind: TargetKind, body: BodyName, seconds: number) =>
     useWrk
       ? wrk({ script, bodyFile: bodyFiles[body], port: targets[kind].port, connections: CONNECTIONS, seconds, cpus: generatorCpus })

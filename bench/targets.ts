@@ -4,9 +4,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { DEV_SANS, generateCa, issueServingCertificate } from '../src/tls/generate.js';
 
 export type TargetKind = 'baseline' | 'webhook';
 
@@ -53,6 +55,18 @@ function readyz(port: number): Promise<boolean> {
   });
 }
 
+const CERT_FILE = 'tls.crt';
+const KEY_FILE = 'tls.key';
+
+/** Writes a fresh CA's serving certificate and key into `certDir`, where startTarget reads them; returns the CA certificate (PEM) for clients. */
+export async function writeServingCertificate(certDir: string): Promise<string> {
+  const ca = generateCa({ days: 2 });
+  const serving = issueServingCertificate(ca, { service: 'exporter-injector', namespace: 'exporter-injector', sans: DEV_SANS, days: 1 });
+  await writeFile(join(certDir, CERT_FILE), serving.cert);
+  await writeFile(join(certDir, KEY_FILE), serving.key, { mode: 0o600 });
+  return ca.cert;
+}
+
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** utime + stime and VmRSS of a process, from /proc. */
@@ -67,8 +81,8 @@ export function procStats(pid: number): { rssBytes: number; cpuMicros: number } 
 
 export async function startTarget(kind: TargetKind, options: TargetOptions): Promise<Target> {
   const [port, healthPort] = [await freePort(), await freePort()];
-  const cert = join(options.certDir, 'tls.crt');
-  const key = join(options.certDir, 'tls.key');
+  const cert = join(options.certDir, CERT_FILE);
+  const key = join(options.certDir, KEY_FILE);
   const script =
     kind === 'webhook'
       ? [join(options.root, 'dist/src/cli/main.js'), 'serve', '--tls-cert', cert, '--tls-key', key, '--host', '127.0.0.1', '--port', String(port), '--health-port', String(healthPort)]

@@ -6,7 +6,7 @@ import { deepFreeze } from './freeze.js';
 import { KeyedCache } from './keyed-cache.js';
 import { renderExporterCached, type RenderedExporter, type RenderResult } from './render.js';
 import type { InjectionStatus } from './status.js';
-import { PREFIX, type Container, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
+import { CONTAINER_LISTS, PREFIX, type Container, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
 import { closest, imageRepository } from './values.js';
 
 /**
@@ -41,13 +41,6 @@ const SCRAPE = Object.freeze({ scrape: `${PROMETHEUS}scrape`, port: `${PROMETHEU
 export const SCRAPE_SLOT_PREFIX = 'metrics.exporter-injector.io/';
 /** Endpoints of the shipped PodMonitor; exporters beyond this count need an endpoint added. */
 export const SCRAPE_SLOTS = 4;
-
-/** The pod's container lists, and what a container in each is called in messages. */
-const CONTAINER_LISTS = [
-  ['initContainers', 'init container'],
-  ['containers', 'container'],
-  ['ephemeralContainers', 'ephemeral container'],
-] as const;
 
 /** The first of the pod's containers (init, app, ephemeral) that `test` accepts, and which kind it is. */
 function findContainer(pod: Pod, test: (container: V1Container) => boolean): { container: V1Container; where: string } | undefined {

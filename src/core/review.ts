@@ -1,7 +1,7 @@
 // Stages 1 and 5: decode an AdmissionReview admission.k8s.io/v1 from unknown JSON, and encode the
 // response the API server expects. Also wraps a bare Pod into a synthetic review for the CLI.
 import { InjectorError } from '../errors.js';
-import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, Pod } from './types.js';
+import { CONTAINER_LISTS, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse, type Pod } from './types.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -66,7 +66,6 @@ export function podShapeProblems(object: Record<string, unknown>): string[] {
 }
 
 const STRING_MAPS = ['annotations', 'labels'] as const;
-const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
 const CONTAINER_STRINGS = ['name', 'image', 'restartPolicy'] as const;
 
 /**
@@ -76,7 +75,7 @@ const CONTAINER_STRINGS = ['name', 'image', 'restartPolicy'] as const;
  * pod: it walks the lists in place and builds a field's name only for a problem.)
  */
 function specListProblems(spec: Record<string, unknown>, problems: string[]): void {
-  for (const list of CONTAINER_LISTS) {
+  for (const [list] of CONTAINER_LISTS) {
     const containers = spec[list];
     if (!isList(containers, () => `spec.${list}`, 'containers', problems)) continue;
     containers.forEach((container, i) => {

@@ -15,6 +15,13 @@ export const PREFIX = 'exporter-injector.io/';
  */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
+/** The pod's container lists, and what a container in each is called in messages. */
+export const CONTAINER_LISTS = [
+  ['initContainers', 'init container'],
+  ['containers', 'container'],
+  ['ephemeralContainers', 'ephemeral container'],
+] as const;
+
 export type Policy = 'required' | 'optional';
 export type ScrapeMode = 'auto' | 'override' | 'off';
 export type SidecarMode = 'native' | 'classic';
