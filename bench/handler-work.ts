@@ -27,14 +27,21 @@ async function handlerOf(dist: URL): Promise<Handler> {
   const registry = await loadRegistry();
   const metrics = createMetrics({ processMetrics: false });
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
+  // Older builds log the admission line through pino.
+  const admissionLog = await load('src/server/admission-log.js').then(
+    (m) => new m.AdmissionLog(logger),
+    () => undefined,
+  );
   return (body) => {
     const result = admit(body, registry, DEFAULT_CORE_SETTINGS);
     const o = result.outcome;
     metrics.recordOutcome(o, 0.0001);
-    logger[o.decision === 'skipped' ? 'debug' : 'info'](
-      { uid: result.request.uid, namespace: result.request.namespace, pod: result.request.name, decision: o.decision, reason: o.reason, templates: o.templates, problems: o.problems.map((p: { code: string }) => p.code), warnings: o.warnings.length, patchOperations: o.patchOperations, durationMs: 0.1, dryRun: result.request.dryRun },
-      'admission',
-    );
+    const level = o.decision === 'skipped' ? 'debug' : 'info';
+    const fields = { uid: result.request.uid, namespace: result.request.namespace, pod: result.request.name, decision: o.decision, reason: o.reason, templates: o.templates, problems: o.problems.map((p: { code: string }) => p.code), warnings: o.warnings.length, patchOperations: o.patchOperations, durationMs: 0.1, dryRun: result.request.dryRun };
+    if (admissionLog) {
+      if (admissionLog.enabled(level)) admissionLog.write(level, fields);
+    }
+    else logger[level](fields, 'admission');
     return answerText(result.review);
   };
 }

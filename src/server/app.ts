@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { admit as coreAdmit } from '../core/admit.js';
 import type { AdmissionResponse, AdmissionReviewResponse, CoreSettings, Registry } from '../core/types.js';
 import { httpStatusOf, isInjectorError, type ErrorCode } from '../errors.js';
+import { AdmissionLog } from './admission-log.js';
 import { DEFAULT_CONNECTION_LIMITS, fastifyConnectionOptions, httpsConnectionOptions, type ConnectionLimits } from './connection-limits.js';
 import type { Current } from './current.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -43,7 +44,8 @@ const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', '
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;
-  const { metrics, settings, path, logger } = options;
+  const { metrics, settings, path } = options;
+  const admissionLog = new AdmissionLog(options.logger);
   const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const limitText = options.bodyLimit % MIB === 0 ? `${options.bodyLimit / MIB} MiB` : `${options.bodyLimit} bytes`;
 
@@ -103,24 +105,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
     metrics.recordOutcome(outcome, ms / 1000);
     const level = QUIET_REASONS.has(outcome.reason) ? 'debug' : 'info';
     // Not even built when its level is off (debug, by default, for pods that did not opt in).
-    if (logger.isLevelEnabled(level)) {
-      // Problem codes only: their messages quote annotation values, which may carry credentials.
-      logger[level](
-        {
-          uid: result.request.uid,
-          namespace: result.request.namespace,
-          pod: result.request.name,
-          decision: outcome.decision,
-          reason: outcome.reason,
-          templates: outcome.templates,
-          problems: outcome.problems.map((p) => p.code),
-          warnings: outcome.warnings.length,
-          patchOperations: outcome.patchOperations,
-          durationMs: round(ms),
-          dryRun: result.request.dryRun,
-        },
-        'admission',
-      );
+    if (admissionLog.enabled(level)) {
+      admissionLog.write(level, {
+        uid: result.request.uid,
+        namespace: result.request.namespace,
+        pod: result.request.name,
+        decision: outcome.decision,
+        reason: outcome.reason,
+        templates: outcome.templates,
+        problems: outcome.problems.map((p) => p.code),
+        warnings: outcome.warnings.length,
+        patchOperations: outcome.patchOperations,
+        durationMs: round(ms),
+        dryRun: result.request.dryRun,
+      });
     }
     return reply.type('application/json; charset=utf-8').send(reviewJson(result.review));
   });
