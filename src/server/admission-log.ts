@@ -5,6 +5,8 @@
 // the same fields at the same time, byte for byte (test/server/admission-log.test.ts compares them),
 // so a reader of the log cannot tell the two apart; every other line is pino's.
 import type { Logger } from 'pino';
+import type { Decision, Outcome } from '../core/types.js';
+import type { ErrorCode } from '../errors.js';
 import { logOutputOf } from './logger.js';
 
 export type AdmissionLogLevel = 'info' | 'debug';
@@ -13,16 +15,23 @@ export interface AdmissionLogFields {
   readonly uid: string;
   readonly namespace: string | undefined;
   readonly pod: string | undefined;
-  readonly decision: string;
-  readonly reason: string;
+  readonly decision: Decision;
+  readonly reason: Outcome['reason'];
   readonly templates: readonly string[];
   /** Problem codes only: their messages quote annotation values, which may carry credentials. */
-  readonly problems: readonly string[];
+  readonly problems: readonly ErrorCode[];
   readonly warnings: number;
   readonly patchOperations: number;
   readonly durationMs: number;
   readonly dryRun: boolean;
 }
+
+/**
+ * The decision, the reason and the problem codes are names from closed sets, written without
+ * escaping; this fails to compile if one of those names would need it.
+ */
+type Escaped = `${string}${'"' | '\\'}${string}`;
+const closedSetsNeedNoEscaping: [Extract<Decision | Outcome['reason'] | ErrorCode, Escaped>] extends [never] ? true : never = true;
 
 export class AdmissionLog {
   readonly #logger: Logger;
@@ -46,8 +55,8 @@ export class AdmissionLog {
     const pod = f.pod === undefined ? '' : `,"pod":${JSON.stringify(f.pod)}`;
     this.#destination.write(
       `{"level":${this.#logger.levels.values[level]},"time":${Date.now()}${this.#baseFields},"uid":${JSON.stringify(f.uid)}${namespace}${pod}` +
-        `,"decision":${JSON.stringify(f.decision)},"reason":${JSON.stringify(f.reason)},"templates":${JSON.stringify(f.templates)}` +
-        `,"problems":${JSON.stringify(f.problems)},"warnings":${f.warnings},"patchOperations":${f.patchOperations}` +
+        `,"decision":"${f.decision}","reason":"${f.reason}","templates":${JSON.stringify(f.templates)}` +
+        `,"problems":${f.problems.length === 0 ? '[]' : `["${f.problems.join('","')}"]`},"warnings":${f.warnings},"patchOperations":${f.patchOperations}` +
         `,"durationMs":${f.durationMs},"dryRun":${f.dryRun},"msg":"admission"}\n`,
     );
   }

@@ -26,7 +26,7 @@ const CASES: Record<string, { level: AdmissionLogLevel; fields: AdmissionLogFiel
   'a review without a namespace or a pod name': { level: 'info', fields: { ...INJECTED, namespace: undefined, pod: undefined } },
   'a denial with problems, two templates, warnings, dry run': {
     level: 'info',
-    fields: { ...INJECTED, decision: 'denied', reason: 'denied', templates: ['redis', 'postgres'], problems: ['EI_ERR_PARAM_VALUE', 'EI_ERR_PORT_CLASH'], warnings: 2, patchOperations: 0, durationMs: 12.5, dryRun: true },
+    fields: { ...INJECTED, decision: 'denied', reason: 'denied', templates: ['redis', 'postgres'], problems: ['EI_ERR_PARAM_INVALID', 'EI_ERR_CLASH_PORT'], warnings: 2, patchOperations: 0, durationMs: 12.5, dryRun: true },
   },
   'a skip at debug': { level: 'debug', fields: { ...INJECTED, decision: 'skipped', reason: 'not-opted-in', templates: [], durationMs: 0 } },
   'names that need escaping': {
