@@ -31,7 +31,7 @@ const CASES: Record<string, { level: AdmissionLogLevel; fields: AdmissionLogFiel
   'a skip at debug': { level: 'debug', fields: { ...INJECTED, decision: 'skipped', reason: 'not-opted-in', templates: [], durationMs: 0 } },
   'names that need escaping': {
     level: 'info',
-    fields: { ...INJECTED, uid: 'a"b\\c\nd\u0001e\u007f', namespace: 'é中文🙂', pod: `${'x'.repeat(60)}"quoted"` },
+    fields: { ...INJECTED, uid: 'a"b\\c\nd\u0001e\u007f', namespace: 'é中文🙂', pod: `${'x'.repeat(60)}"quoted"`, templates: ['redis', 'we"ird', 'tab\there'] },
   },
 };
 
