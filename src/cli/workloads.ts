@@ -1,9 +1,7 @@
 // Finds the pod templates inside manifests (Pod, Deployment, ..., CronJob, List) so the dry-run CLI
 // can run each through the same core as the webhook, and writes the result back in place.
+import { isJsonObject, type JsonObject } from '../core/json.js';
 import type { Pod } from '../core/types.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Where a workload's pod template lives: `spec.template` for Deployment, StatefulSet, DaemonSet,
@@ -26,20 +24,20 @@ export interface PodSite {
   readonly write: (mutated: Pod) => void;
 }
 
-function dig(object: Json, path: readonly string[]): Json | undefined {
+function dig(object: JsonObject, path: readonly string[]): JsonObject | undefined {
   let at: unknown = object;
-  for (const key of path) at = isObject(at) ? at[key] : undefined;
-  return isObject(at) ? at : undefined;
+  for (const key of path) at = isJsonObject(at) ? at[key] : undefined;
+  return isJsonObject(at) ? at : undefined;
 }
 
 /** Every pod site in one document; a List is walked item by item; unknown kinds yield nothing. */
 export function podSites(doc: unknown, defaultNamespace: string): PodSite[] {
-  if (!isObject(doc)) return [];
+  if (!isJsonObject(doc)) return [];
   const kind = typeof doc.kind === 'string' ? doc.kind : '';
   if (kind === 'List' || (kind.endsWith('List') && Array.isArray(doc.items))) {
     return (Array.isArray(doc.items) ? doc.items : []).flatMap((item) => podSites(item, defaultNamespace));
   }
-  const metadata = isObject(doc.metadata) ? doc.metadata : {};
+  const metadata = isJsonObject(doc.metadata) ? doc.metadata : {};
   const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : defaultNamespace;
   const name = typeof metadata.name === 'string' ? metadata.name : typeof metadata.generateName === 'string' ? `${metadata.generateName}*` : '(unnamed)';
   const label = `${kind} ${namespace}/${name}`;
@@ -49,7 +47,7 @@ export function podSites(doc: unknown, defaultNamespace: string): PodSite[] {
   }
   const template = podTemplateOf(doc);
   if (!template) return [];
-  const templateMetadata = isObject(template.metadata) ? template.metadata : {};
+  const templateMetadata = isJsonObject(template.metadata) ? template.metadata : {};
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...templateMetadata, namespace }, spec: template.spec } as Pod;
   return [
     {
@@ -67,10 +65,10 @@ export function podSites(doc: unknown, defaultNamespace: string): PodSite[] {
 }
 
 /** The pod template of a workload of any kind: a map with a pod spec (containers) at a known path. */
-function podTemplateOf(doc: Json): Json | undefined {
+function podTemplateOf(doc: JsonObject): JsonObject | undefined {
   for (const path of TEMPLATE_PATHS) {
     const template = dig(doc, path);
-    if (template && isObject(template.spec) && Array.isArray(template.spec.containers)) return template;
+    if (template && isJsonObject(template.spec) && Array.isArray(template.spec.containers)) return template;
   }
   return undefined;
 }
@@ -80,15 +78,15 @@ function podTemplateOf(doc: Json): Json | undefined {
  * most common mistake: on the Deployment instead of its pod template), says where it belongs.
  */
 export function misplacedOptIn(doc: unknown, injectKey: string): string | undefined {
-  if (!isObject(doc) || doc.kind === 'Pod') return undefined;
-  const own = isObject(doc.metadata) && isObject(doc.metadata.annotations) ? doc.metadata.annotations : undefined;
+  if (!isJsonObject(doc) || doc.kind === 'Pod') return undefined;
+  const own = isJsonObject(doc.metadata) && isJsonObject(doc.metadata.annotations) ? doc.metadata.annotations : undefined;
   if (own?.[injectKey] === undefined) return undefined;
   const kind = typeof doc.kind === 'string' ? doc.kind : 'object';
   const template = podTemplateOf(doc);
   if (!template) {
     return `${injectKey} is on the ${kind}'s own metadata, but a ${kind} has no pod template (spec.template): the webhook only injects Pods, and the pods that workloads create from their template`;
   }
-  const templateAnnotations = isObject(template.metadata) && isObject(template.metadata.annotations) ? template.metadata.annotations : undefined;
+  const templateAnnotations = isJsonObject(template.metadata) && isJsonObject(template.metadata.annotations) ? template.metadata.annotations : undefined;
   if (templateAnnotations?.[injectKey] !== undefined) return undefined;
   const where = kind === 'CronJob' ? 'spec.jobTemplate.spec.template.metadata.annotations' : 'spec.template.metadata.annotations';
   return `${injectKey} is on the ${kind}'s own metadata, which the webhook never sees: it reads the pods the ${kind} creates; move the annotation to ${where}`;

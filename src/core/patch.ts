@@ -8,6 +8,7 @@
 // test/core/patch-equivalence.test.ts proves that applying it gives exactly the pod that applying
 // fast-json-patch's full `compare` of the pod and its mutated copy gives.
 import { deepFreeze, isDeepFrozen } from './freeze.js';
+import { isJsonObject, type JsonObject } from './json.js';
 import { KeyedCache } from './keyed-cache.js';
 import type { PodChanges } from './mutate.js';
 import type { Pod } from './types.js';
@@ -24,10 +25,6 @@ export interface Patch {
   readonly operations: readonly PatchOperation[];
   readonly base64: string;
 }
-
-type JsonObject = Record<string, unknown>;
-
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** One reference token of a JSON Pointer (RFC 6901): `~` first, so `/` -> `~1` is not re-escaped. */
 export function escapePointerToken(key: string): string {
@@ -60,7 +57,7 @@ const absence = (value: unknown): string => (value === undefined ? MISSING : NOT
 const listFacts = (list: unknown): string => (Array.isArray(list) ? String(list.length) : absence(list));
 
 function entryMarks(map: unknown, entries: PodChanges['annotations']): string {
-  if (!isObject(map)) return absence(map);
+  if (!isJsonObject(map)) return absence(map);
   let marks = '';
   // Indexed, not destructured: iterating a frozen array allocates an iterator (V8 12), and this runs per admission.
   for (let i = 0; i < entries.length; i += 1) {
@@ -73,8 +70,8 @@ function entryMarks(map: unknown, entries: PodChanges['annotations']): string {
 
 function podFacts(pod: Pod, changes: PodChanges): PodFacts {
   const { metadata, spec } = pod as unknown as JsonObject;
-  const hasMetadata = isObject(metadata);
-  const hasSpec = isObject(spec);
+  const hasMetadata = isJsonObject(metadata);
+  const hasSpec = isJsonObject(spec);
   return {
     metadata: hasMetadata ? PRESENT : absence(metadata),
     annotations: hasMetadata ? entryMarks(metadata.annotations, changes.annotations) : '',

@@ -1,26 +1,25 @@
 // Stages 1 and 5: decode an AdmissionReview admission.k8s.io/v1 from unknown JSON, and encode the
 // response the API server expects. Also wraps a bare Pod into a synthetic review for the CLI.
 import { InjectorError } from '../errors.js';
+import { isJsonObject } from './json.js';
 import { CONTAINER_LISTS, type AdmissionRequest, type AdmissionResponse, type AdmissionReviewResponse, type Pod } from './types.js';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function invalid(message: string): InjectorError {
   return new InjectorError('EI_ERR_REVIEW_INVALID', message);
 }
 
 export function decodeReview(body: unknown): AdmissionRequest {
-  if (!isObject(body)) throw invalid('the body must be a JSON object: an AdmissionReview of apiVersion admission.k8s.io/v1');
+  if (!isJsonObject(body)) throw invalid('the body must be a JSON object: an AdmissionReview of apiVersion admission.k8s.io/v1');
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
     throw invalid(
       `apiVersion/kind ${JSON.stringify(body.apiVersion)}/${JSON.stringify(body.kind)} is not supported; valid: admission.k8s.io/v1 AdmissionReview (set admissionReviewVersions: [v1] in the webhook configuration)`,
     );
   }
   const request = body.request;
-  if (!isObject(request)) throw invalid('request is missing: an AdmissionReview sent to a webhook must carry a request object');
+  if (!isJsonObject(request)) throw invalid('request is missing: an AdmissionReview sent to a webhook must carry a request object');
   if (typeof request.uid !== 'string' || request.uid === '') throw invalid('request.uid is missing or not a string; the API server always sends one');
   const kind = request.kind;
-  if (!isObject(kind) || typeof kind.kind !== 'string' || typeof kind.version !== 'string' || typeof kind.group !== 'string') {
+  if (!isJsonObject(kind) || typeof kind.kind !== 'string' || typeof kind.version !== 'string' || typeof kind.group !== 'string') {
     throw invalid('request.kind must be an object {group, version, kind}');
   }
   if (typeof request.operation !== 'string') throw invalid('request.operation is missing; valid: CREATE, UPDATE, DELETE or CONNECT');
@@ -39,18 +38,18 @@ export function isPodRequest(request: AdmissionRequest): boolean {
 export function podShapeProblems(object: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const spec = object.spec;
-  if (!isObject(spec)) problems.push('spec is missing or not a map: a Pod needs spec.containers');
+  if (!isJsonObject(spec)) problems.push('spec is missing or not a map: a Pod needs spec.containers');
   else if (!Array.isArray(spec.containers)) problems.push('spec.containers must be a list of containers');
-  if (isObject(spec)) specListProblems(spec, problems);
+  if (isJsonObject(spec)) specListProblems(spec, problems);
   const metadata = object.metadata;
-  if (metadata !== undefined && !isObject(metadata)) {
+  if (metadata !== undefined && !isJsonObject(metadata)) {
     problems.push('metadata must be a map');
     return problems;
   }
   for (const field of STRING_MAPS) {
     const map = metadata?.[field];
     if (map === undefined || map === null) continue;
-    if (!isObject(map)) {
+    if (!isJsonObject(map)) {
       problems.push(`metadata.${field} must be a map of strings`);
       continue;
     }
@@ -79,7 +78,7 @@ function specListProblems(spec: Record<string, unknown>, problems: string[]): vo
     const containers = spec[list];
     if (!isList(containers, () => `spec.${list}`, 'containers', problems)) continue;
     containers.forEach((container, i) => {
-      if (!isObject(container)) return;
+      if (!isJsonObject(container)) return;
       for (const field of CONTAINER_STRINGS) {
         if (container[field] !== undefined && typeof container[field] !== 'string') problems.push(`spec.${list}[${i}].${field} must be a string`);
       }
@@ -89,7 +88,7 @@ function specListProblems(spec: Record<string, unknown>, problems: string[]): vo
   isList(spec.volumes, () => 'spec.volumes', 'volumes', problems);
 }
 
-const isNotObject = (item: unknown): boolean => !isObject(item);
+const isNotObject = (item: unknown): boolean => !isJsonObject(item);
 
 /**
  * Whether `value` is a list to walk (its maps; undefined and null are none). A problem for a value
@@ -109,7 +108,7 @@ function isList(value: unknown, where: () => string, what: string, problems: str
 /** The Pod in a CREATE request, checked just enough that the core can read it safely. */
 export function podOf(request: AdmissionRequest): Pod {
   const object = request.object;
-  if (!isObject(object)) throw new InjectorError('EI_ERR_REVIEW_OBJECT', 'request.object is missing: a Pod CREATE review must carry the Pod');
+  if (!isJsonObject(object)) throw new InjectorError('EI_ERR_REVIEW_OBJECT', 'request.object is missing: a Pod CREATE review must carry the Pod');
   if (object.kind !== undefined && object.kind !== 'Pod') {
     throw new InjectorError('EI_ERR_REVIEW_OBJECT', `request.object is a ${JSON.stringify(object.kind)}, but request.kind says Pod`);
   }

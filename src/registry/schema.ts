@@ -3,6 +3,7 @@
 // Both report every problem they find, as { path, message } pairs the loader turns into lines.
 import { Ajv, type ErrorObject } from 'ajv';
 import { GENERIC_PARAMS } from '../core/annotations.js';
+import { isJsonObject, type JsonObject } from '../core/json.js';
 import { PARAM_FIELDS, PARAM_KIND_NAMES, PARAM_KINDS, type ParamCheckContext, type ParamField, type ParamKind } from '../core/param-kinds.js';
 import type { ExporterTemplate, TargetFormat } from '../core/types.js';
 import { closest, imageProblem, isDnsLabel, isPortName, isUrlPath, MAX_PORT_NAME, parseQuantity, targetProblem } from '../core/values.js';
@@ -242,8 +243,6 @@ function placeholdersIn(s: string): string[] {
 // Semantic checks. They run on documents that may also have failed the shape check (so a file
 // with several mistakes reports all of them at once) and therefore look at types before use.
 
-type Loose = Record<string, unknown>;
-const isObj = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -256,7 +255,7 @@ interface Claims {
 
 export function checkSemantics(doc: unknown): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
-  if (!isObj(doc)) return problems;
+  if (!isJsonObject(doc)) return problems;
   const add = (path: DocPath, message: string): void => {
     problems.push({ path, message });
   };
@@ -297,7 +296,7 @@ export function checkSemantics(doc: unknown): SchemaProblem[] {
   return problems;
 }
 
-function checkIdentity(doc: Loose, { add }: Claims): void {
+function checkIdentity(doc: JsonObject, { add }: Claims): void {
   const name = str(doc.name);
   if (name !== undefined && !isDnsLabel(name, MAX_TEMPLATE_NAME)) {
     add(['name'], `"${name}" must be a DNS label of at most ${MAX_TEMPLATE_NAME} characters (lower-case letters, digits and "-", starting and ending with a letter or digit)`);
@@ -333,9 +332,9 @@ function checkIdentity(doc: Loose, { add }: Claims): void {
 }
 
 /** The target default must be valid for its format, and `{target}` is used exactly when there is one. */
-function checkTargetAndPlaceholders(doc: Loose, { add, claimEnv }: Claims): void {
+function checkTargetAndPlaceholders(doc: JsonObject, { add, claimEnv }: Claims): void {
   let format: TargetFormat | undefined;
-  if (isObj(doc.target)) {
+  if (isJsonObject(doc.target)) {
     const f = str(doc.target.format);
     if (f === 'url' || f === 'hostport' || f === 'dsn' || f === 'none') format = f;
     const def = str(doc.target.default);
@@ -357,7 +356,7 @@ function checkTargetAndPlaceholders(doc: Loose, { add, claimEnv }: Claims): void
     if (typeof a === 'string') checkPlaceholders(a, ['args', i]);
   });
   list(doc.env).forEach((e, i) => {
-    if (!isObj(e)) return;
+    if (!isJsonObject(e)) return;
     const n = str(e.name);
     if (n !== undefined) claimEnv(n, ['env', i, 'name']);
     const v = str(e.value);
@@ -371,9 +370,9 @@ function checkTargetAndPlaceholders(doc: Loose, { add, claimEnv }: Claims): void
   }
 }
 
-function checkCredentials(doc: Loose, { add, claimEnv }: Claims): void {
+function checkCredentials(doc: JsonObject, { add, claimEnv }: Claims): void {
   list(doc.credentials).forEach((c, i) => {
-    if (!isObj(c)) return;
+    if (!isJsonObject(c)) return;
     const e = str(c.env);
     if (e !== undefined) claimEnv(e, ['credentials', i, 'env']);
     const k = str(c.key);
@@ -384,12 +383,12 @@ function checkCredentials(doc: Loose, { add, claimEnv }: Claims): void {
 }
 
 /** Checks common to every parameter, then the kind's own (PARAM_KINDS) and the fields it does not read. */
-function checkParams(doc: Loose, claims: Claims): void {
+function checkParams(doc: JsonObject, claims: Claims): void {
   const { add } = claims;
   const name = str(doc.name);
   const paramNames = new Map<string, number>();
   list(doc.params).forEach((p, i) => {
-    if (!isObj(p)) return;
+    if (!isJsonObject(p)) return;
     const at = (...rest: readonly (string | number)[]): DocPath => ['params', i, ...rest];
     const pn = str(p.name);
     if (pn !== undefined) {
@@ -436,23 +435,23 @@ function checkParams(doc: Loose, claims: Claims): void {
 }
 
 /** Extra listening ports: none twice, none on the metrics port with TCP. */
-function checkListens(doc: Loose, { add }: Claims): void {
+function checkListens(doc: JsonObject, { add }: Claims): void {
   const seen = new Set<string>();
   if (typeof doc.port === 'number') seen.add(`${doc.port}/TCP`);
   list(doc.listens).forEach((l, i) => {
-    if (!isObj(l) || typeof l.port !== 'number' || typeof l.protocol !== 'string') return;
+    if (!isJsonObject(l) || typeof l.port !== 'number' || typeof l.protocol !== 'string') return;
     const id = `${l.port}/${l.protocol}`;
     if (seen.has(id)) add(['listens', i], `port ${id} is listed twice (or is the metrics port)`);
     seen.add(id);
   });
 }
 
-function checkResources(doc: Loose, { add }: Claims): void {
-  if (!isObj(doc.resources)) return;
+function checkResources(doc: JsonObject, { add }: Claims): void {
+  if (!isJsonObject(doc.resources)) return;
   const r = doc.resources;
   const q = (group: string, key: string): number | undefined => {
     const g = r[group];
-    if (!isObj(g)) return undefined;
+    if (!isJsonObject(g)) return undefined;
     const v = str(g[key]);
     if (v === undefined) return undefined;
     const n = parseQuantity(v);
@@ -471,18 +470,18 @@ function checkResources(doc: Loose, { add }: Claims): void {
   if (reqCpu !== undefined && limCpu !== undefined && limCpu < reqCpu) add(['resources', 'limits', 'cpu'], 'must be at least requests.cpu');
 }
 
-function checkSecurityContext(doc: Loose, { add }: Claims): void {
-  if (!isObj(doc.securityContext)) return;
+function checkSecurityContext(doc: JsonObject, { add }: Claims): void {
+  if (!isJsonObject(doc.securityContext)) return;
   const uid = doc.securityContext.runAsUser;
   if (typeof uid === 'number' && Number.isInteger(uid) && (uid < 1 || uid > 2147483647)) {
     add(['securityContext', 'runAsUser'], `${uid} must be a non-root UID from 1 to 2147483647 (Pod Security Standard restricted); use 65534 for images that run as root`);
   }
 }
 
-function checkProbes(doc: Loose, { add }: Claims): void {
-  if (!isObj(doc.probes)) return;
+function checkProbes(doc: JsonObject, { add }: Claims): void {
+  if (!isJsonObject(doc.probes)) return;
   for (const [kind, pr] of Object.entries(doc.probes)) {
-    if (!isObj(pr)) continue;
+    if (!isJsonObject(pr)) continue;
     const pp = str(pr.path);
     if (pp === undefined) continue;
     const why = pathProblem(pp);
