@@ -1,5 +1,5 @@
 // The one log line per admission, most of the log's volume. pino's general formatter (a walk over
-// any object's keys, its own string escaping, a safe stringify for arrays) cost 5-7% of the
+// any object's keys, its own string escaping, a safe stringify for arrays) cost 3-7% of the
 // webhook's CPU per admission for this line alone (docs/performance.md), so its fields, always the
 // same ones, are written here straight to the logger's destination. The text is what pino writes for
 // the same fields at the same time, byte for byte (test/server/admission-log.test.ts compares them),
