@@ -38,10 +38,8 @@ async function handlerOf(dist: URL): Promise<Handler> {
     metrics.recordOutcome(o, 0.0001);
     const level = o.decision === 'skipped' ? 'debug' : 'info';
     const fields = { uid: result.request.uid, namespace: result.request.namespace, pod: result.request.name, decision: o.decision, reason: o.reason, templates: o.templates, problems: o.problems.map((p: { code: string }) => p.code), warnings: o.warnings.length, patchOperations: o.patchOperations, durationMs: 0.1, dryRun: result.request.dryRun };
-    if (admissionLog) {
-      if (admissionLog.enabled(level)) admissionLog.write(level, fields);
-    }
-    else logger[level](fields, 'admission');
+    if (!admissionLog) logger[level](fields, 'admission');
+    else if (admissionLog.enabled(level)) admissionLog.write(level, fields);
     return answerText(result.review);
   };
 }
