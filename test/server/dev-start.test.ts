@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,11 @@ describe('serve --dev', () => {
     try {
       const deadline = Date.now() + 30_000;
       while (!/self-check/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-      assert.match(stderr, /self-check: POST \/mutate with \/\S*deploy\/examples\/review-redis\.json -> allowed=true, \d+ patch operations, sidecar redis-exporter/, stderr);
+      const printed = /self-check: POST \/mutate with \/\S*deploy\/examples\/review-redis\.json -> (allowed=true, \d+ patch operations, sidecar redis-exporter)/.exec(stderr);
+      assert.ok(printed, stderr);
+      // The README's first command promises this line: what it quotes must be what a user sees.
+      const promised = /`self-check: … -> (allowed=\S+, \d+ patch operations, sidecar [\w-]+)`/.exec(readFileSync(new URL('../../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' '));
+      assert.equal(promised?.[1], printed[1], 'the self-check line the README quotes');
       for (const file of ['ca.crt', 'ca.key', 'tls.crt', 'tls.key']) assert.ok(existsSync(join(dir, file)), `${file} created`);
     } finally {
       child.kill('SIGTERM');
