@@ -3,6 +3,7 @@
 // express, how a value is validated, and what the value adds to the exporter container.
 // A new kind is one entry here; the kind type, the schema and the renderer follow from the table.
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { isJsonObject } from './json.js';
 import type { TemplateParam } from './types.js';
 import { checkObjectName, checkPattern, checkVolumeName, escapeDollar, type Checked } from './values.js';
 
@@ -129,8 +130,8 @@ export const PARAM_KINDS = {
       if (files === undefined || files.length === 0) ctx.add([], 'kind "secretFiles" needs "files": a list of {key, path} (the Secret keys the exporter reads)');
       const paths = new Set<string>();
       files?.forEach((f: unknown, i) => {
-        if (typeof f !== 'object' || f === null) return;
-        const { key, path } = f as Record<string, unknown>;
+        if (!isJsonObject(f)) return;
+        const { key, path } = f;
         if (typeof key === 'string' && !(SECRET_KEY.test(key) && key.length <= 253)) ctx.add(['files', i, 'key'], `"${key}" must be a Secret key (letters, digits, "-", "_" and ".")`);
         if (typeof path === 'string') {
           if (path.startsWith('/') || path.split('/').includes('..') || !/^[A-Za-z0-9._/-]+$/.test(path)) {

@@ -4,6 +4,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { admit as coreAdmit } from '../core/admit.js';
+import { isJsonObject } from '../core/json.js';
 import type { AdmissionResponse, AdmissionReviewResponse, CoreSettings, Registry } from '../core/types.js';
 import { httpStatusOf, isInjectorError, type ErrorCode } from '../errors.js';
 import { AdmissionLog } from './admission-log.js';
@@ -180,10 +181,8 @@ type WrittenField = 'uid' | 'allowed' | 'patchType' | 'patch' | 'warnings' | 'st
 const everyResponseFieldWritten: [Exclude<keyof AdmissionResponse, WrittenField>] extends [never] ? true : never = true;
 
 function uidOf(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const request = (body as { request?: unknown }).request;
-  if (typeof request !== 'object' || request === null) return undefined;
-  const uid = (request as { uid?: unknown }).uid;
+  const request = isJsonObject(body) ? body.request : undefined;
+  const uid = isJsonObject(request) ? request.uid : undefined;
   return typeof uid === 'string' ? uid : undefined;
 }
 
