@@ -4,7 +4,7 @@ import { ANNOTATION, nearMissOptIn, parseOptIn } from './annotations.js';
 import { planInjection } from './mutate.js';
 import { injectionPatch, type Patch, type PatchOperation } from './patch.js';
 import { decodeReview, encodeResponse, isPodRequest, podOf } from './review.js';
-import { MIRROR_POD_ANNOTATION, type AdmissionReviewResponse, type CoreSettings, type Outcome, type Pod, type Problem, type Registry, type SkipReason } from './types.js';
+import { MIRROR_POD_ANNOTATION, type AdmissionResponse, type AdmissionReviewResponse, type CoreSettings, type Outcome, type Pod, type Problem, type Registry, type SkipReason } from './types.js';
 
 export interface AdmitResult {
   readonly review: AdmissionReviewResponse;
@@ -26,17 +26,16 @@ export function admit(body: unknown, registry: Registry, settings: CoreSettings)
   const request = decodeReview(body);
 
   const answer = (outcome: Outcome, patch?: Patch, namespace?: string, name?: string): AdmitResult => {
-    const warnings = outcome.warnings.length > 0 ? { warnings: [...outcome.warnings] } : {};
-    let review: AdmissionReviewResponse;
+    // Set field by field: spreading optional fields into a literal copies through the runtime.
+    const response: AdmissionResponse = { uid: request.uid, allowed: outcome.decision !== 'denied' };
     if (outcome.decision === 'denied') {
-      const message = `exporter-injector denied the pod: ${outcome.problems.map((p) => p.message).join('; ')}`;
-      review = encodeResponse(request.uid, { allowed: false, status: { code: 403, reason: 'Forbidden', message }, ...warnings });
+      response.status = { code: 403, reason: 'Forbidden', message: `exporter-injector denied the pod: ${outcome.problems.map((p) => p.message).join('; ')}` };
     } else if (patch !== undefined && patch.operations.length > 0) {
-      review = encodeResponse(request.uid, { allowed: true, patchType: 'JSONPatch', patch: patch.base64, ...warnings });
-    } else {
-      review = encodeResponse(request.uid, { allowed: true, ...warnings });
+      response.patchType = 'JSONPatch';
+      response.patch = patch.base64;
     }
-    return { review, outcome, patch: patch?.operations ?? NO_OPERATIONS, request: { uid: request.uid, dryRun: request.dryRun === true, namespace, name } };
+    if (outcome.warnings.length > 0) response.warnings = [...outcome.warnings];
+    return { review: encodeResponse(response), outcome, patch: patch?.operations ?? NO_OPERATIONS, request: { uid: request.uid, dryRun: request.dryRun === true, namespace, name } };
   };
 
   if (!isPodRequest(request)) return answer(skipped('not-a-pod'));

@@ -49,14 +49,20 @@ function enumValue<T extends string>(
   if (raw === undefined) return fallback;
   const value = raw.trim();
   // The constant, not the pod's copy of it: constants are hashed once when used as keys.
-  const known = allowed.find((a) => a === value);
-  if (known !== undefined) return known;
+  const known = allowed.indexOf(value as T);
+  if (known >= 0) return allowed[known];
   problems.push({
     code: 'EI_ERR_ANNOTATION_VALUE',
     message: `annotation ${key}: invalid value ${JSON.stringify(raw)}; valid values: ${allowed.join(', ')}`,
   });
   return fallback;
 }
+
+/** The valid values of the enumerated annotations. */
+const POLICY_VALUES: readonly Policy[] = ['required', 'optional'];
+const SCRAPE_VALUES: readonly ScrapeMode[] = ['auto', 'override', 'off'];
+const SIDECAR_VALUES: readonly SidecarMode[] = ['native', 'classic'];
+const RUN_AS_USER_VALUES: readonly RunAsUserMode[] = ['template', 'omit'];
 
 /** The params of a pod that sets none (most pods). */
 const NO_PARAMS: OptIn['params'] = new Map();
@@ -88,10 +94,10 @@ export function parseOptIn(annotations: Record<string, string> | undefined): Opt
   }
 
   // A malformed policy fails safe: `required` denies rather than silently admitting.
-  const policy = enumValue<Policy>(annotations, ANNOTATION.policy, ['required', 'optional'], 'required', problems) ?? 'required';
-  const scrape = enumValue<ScrapeMode>(annotations, ANNOTATION.scrape, ['auto', 'override', 'off'], 'auto', problems) ?? 'auto';
-  const sidecar = enumValue<SidecarMode>(annotations, ANNOTATION.sidecar, ['native', 'classic'], undefined, problems);
-  const runAsUser = enumValue<RunAsUserMode>(annotations, ANNOTATION.runAsUser, ['template', 'omit'], undefined, problems);
+  const policy = enumValue(annotations, ANNOTATION.policy, POLICY_VALUES, 'required', problems) ?? 'required';
+  const scrape = enumValue(annotations, ANNOTATION.scrape, SCRAPE_VALUES, 'auto', problems) ?? 'auto';
+  const sidecar = enumValue(annotations, ANNOTATION.sidecar, SIDECAR_VALUES, undefined, problems);
+  const runAsUser = enumValue(annotations, ANNOTATION.runAsUser, RUN_AS_USER_VALUES, undefined, problems);
 
   let params: Map<string, Map<string, string>> | undefined;
   for (const key of Object.keys(annotations)) {

@@ -4,7 +4,7 @@ import type { V1Container, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATION, INJECTED_LABEL, type OptIn } from './annotations.js';
 import { deepFreeze } from './freeze.js';
 import { KeyedCache } from './keyed-cache.js';
-import { renderExporterCached, type RenderedExporter, type RenderResult } from './render.js';
+import { renderExporterCached, type BoundPort, type RenderedExporter, type RenderResult } from './render.js';
 import type { InjectionStatus } from './status.js';
 import { CONTAINER_LISTS, PREFIX, type Container, type CoreSettings, type Pod, type Problem, type Registry, type SidecarMode } from './types.js';
 import { closest, imageRepository } from './values.js';
@@ -42,16 +42,58 @@ export const SCRAPE_SLOT_PREFIX = 'metrics.exporter-injector.io/';
 /** Endpoints of the shipped PodMonitor; exporters beyond this count need an endpoint added. */
 export const SCRAPE_SLOTS = 4;
 
-/** The first of the pod's containers (init, app, ephemeral) that `test` accepts, and which kind it is. */
-function findContainer(pod: Pod, test: (container: V1Container) => boolean): { container: V1Container; where: string } | undefined {
+/** A container of the pod, and which kind it is (init container, container, ephemeral container). */
+interface Owner {
+  readonly container: V1Container;
+  readonly where: string;
+}
+
+/** For each clash an exporter's container can have, the first of the pod's containers that has it. */
+interface ContainerClaims {
+  /** Has the exporter container's name. */
+  nameOwner?: Owner;
+  /** Runs the exporter's image repository. */
+  sameImage?: Owner;
+  /** Has a port with the exporter's port name. */
+  portNameUser?: Owner;
+  /** Binds each of the exporter's ports (by index in `binds`), number and protocol alike. */
+  readonly portOwners: (Owner | undefined)[];
+}
+
+const samePort = (p: { containerPort?: number; port?: number; protocol?: string }, bound: BoundPort): boolean =>
+  (p.containerPort ?? p.port) === bound.port && (p.protocol ?? 'TCP') === bound.protocol;
+
+/**
+ * One walk over the pod's containers (init, app, ephemeral, in that order) for every clash check,
+ * keeping the first owner of each: this runs for every injection, and one walk touches the pod
+ * once instead of once per check. `repo` undefined: the image is not checked; `binds` holds the
+ * ports to check (undefined entries are skipped).
+ */
+function containerClaims(pod: Pod, exporter: RenderedExporter, repo: string | undefined, binds: readonly (BoundPort | undefined)[]): ContainerClaims {
+  const claims: ContainerClaims = { portOwners: [] };
   const spec = pod.spec;
-  if (!spec) return undefined;
+  if (!spec) return claims;
+  const { name } = exporter.container;
+  const { portName } = exporter.template;
   for (const [list, where] of CONTAINER_LISTS) {
     const containers = spec[list] as V1Container[] | undefined;
     if (!containers) continue;
-    for (const container of containers) if (test(container)) return { container, where };
+    for (const container of containers) {
+      if (claims.nameOwner === undefined && container.name === name) claims.nameOwner = { container, where };
+      // An image of that repository contains its name: most images are ruled out without parsing them.
+      if (repo !== undefined && claims.sameImage === undefined && container.image?.includes(repo) === true && imageRepository(container.image) === repo) {
+        claims.sameImage = { container, where };
+      }
+      for (const port of container.ports ?? []) {
+        if (claims.portNameUser === undefined && port.name === portName) claims.portNameUser = { container, where };
+        for (let i = 0; i < binds.length; i += 1) {
+          const bound = binds[i];
+          if (bound !== undefined && claims.portOwners[i] === undefined && samePort(port, bound)) claims.portOwners[i] = { container, where };
+        }
+      }
+    }
   }
-  return undefined;
+  return claims;
 }
 
 function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExporter[]): Problem[] {
@@ -59,7 +101,11 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
   const { exporter, invalid } = result;
   const { template, container } = exporter;
 
-  const nameOwner = findContainer(pod, (c) => c.name === container.name);
+  const repo = exporter.imageRepository;
+  // A port value that was refused is not checked for clashes: its problem is already reported.
+  const binds = exporter.binds.map((bound) => (bound.param === 'port' && invalid.has('port') ? undefined : bound));
+  const { nameOwner, sameImage, portNameUser, portOwners } = containerClaims(pod, exporter, invalid.has('image') ? undefined : repo, binds);
+
   if (nameOwner || earlier.some((e) => e.container.name === container.name)) {
     problems.push({
       code: 'EI_ERR_CLASH_CONTAINER',
@@ -67,9 +113,6 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
     });
   }
 
-  const repo = imageRepository(exporter.container.image ?? '');
-  // An image of that repository contains its name: most images are ruled out without parsing them.
-  const sameImage = invalid.has('image') ? undefined : findContainer(pod, (c) => c.image?.includes(repo) === true && imageRepository(c.image) === repo);
   if (sameImage) {
     const kind = sameImage.container.restartPolicy === 'Always' ? 'native sidecar' : sameImage.where;
     problems.push({
@@ -79,11 +122,10 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
   }
 
   // Ports clash by number and protocol (a pod may use 53/UDP and 53/TCP in different containers).
-  exporter.binds.forEach((bound) => {
-    if (bound.param === 'port' && invalid.has('port')) return;
-    const same = (p: { containerPort?: number; port?: number; protocol?: string }) => (p.containerPort ?? p.port) === bound.port && (p.protocol ?? 'TCP') === bound.protocol;
-    const portOwner = findContainer(pod, (c) => c.ports?.some(same) === true);
-    const earlierOwner = earlier.find((e) => e.binds.some(same));
+  binds.forEach((bound, i) => {
+    if (bound === undefined) return;
+    const portOwner = portOwners[i];
+    const earlierOwner = earlier.find((e) => e.binds.some((b) => samePort(b, bound)));
     if (!portOwner && !earlierOwner) return;
     const owner = portOwner ? `${portOwner.where} "${portOwner.container.name}"` : `exporter "${earlierOwner?.template.name}"`;
     const fix = bound.param !== undefined ? `set ${PREFIX}${template.name}.${bound.param} to a free port` : `the exporter's ${bound.what} cannot move: move the other port or remove "${template.name}" from ${ANNOTATION.inject}`;
@@ -95,10 +137,9 @@ function clashes(pod: Pod, result: RenderResult, earlier: readonly RenderedExpor
 
   // Port names are unique in a pod: the API server refuses a second one.
   const portName = template.portName;
-  const nameUser = findContainer(pod, (c) => c.ports?.some((p) => p.name === portName) === true);
   const earlierNamer = earlier.find((e) => e.template.portName === portName);
-  if (nameUser || earlierNamer) {
-    const owner = nameUser ? `${nameUser.where} "${nameUser.container.name}"` : `exporter "${earlierNamer?.template.name}"`;
+  if (portNameUser || earlierNamer) {
+    const owner = portNameUser ? `${portNameUser.where} "${portNameUser.container.name}"` : `exporter "${earlierNamer?.template.name}"`;
     problems.push({
       code: 'EI_ERR_CLASH_PORT',
       message: `template "${template.name}": port name "${portName}" is already used by ${owner}; port names must be unique in a pod: rename that port, or give one of the templates another portName`,

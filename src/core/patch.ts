@@ -62,7 +62,9 @@ function entryMarks(map: unknown, entries: PodChanges['annotations']): string {
   // Indexed, not destructured: iterating a frozen array allocates an iterator (V8 12), and this runs per admission.
   for (let i = 0; i < entries.length; i += 1) {
     const entry = entries[i]!;
-    const previous = Object.hasOwn(map, entry[0]) ? map[entry[0]] : undefined;
+    // Own entries only; the rare key found is checked to be one (a plain load is the cheap test).
+    const found = map[entry[0]];
+    const previous = found !== undefined && Object.hasOwn(map, entry[0]) ? found : undefined;
     marks += previous === entry[1] ? SAME : previous === undefined ? NEW : OTHER;
   }
   return marks;

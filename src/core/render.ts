@@ -6,13 +6,15 @@ import { GENERIC_PARAMS } from './annotations.js';
 import { deepFreeze } from './freeze.js';
 import { KeyedCache } from './keyed-cache.js';
 import { PARAM_KINDS, type ParamKind, type ParamKindName } from './param-kinds.js';
-import { checkArgs, checkCpu, checkImage, checkMemory, checkObjectName, checkPath, checkPort, checkTarget, closest, escapeDollar, type Checked } from './values.js';
+import { checkArgs, checkCpu, checkImage, checkMemory, checkObjectName, checkPath, checkPort, checkTarget, closest, escapeDollar, imageRepository, type Checked } from './values.js';
 
 type GenericParam = (typeof GENERIC_PARAMS)[number];
 
 export interface RenderedExporter {
   readonly template: ExporterTemplate;
   readonly container: Container;
+  /** The container image's repository (no tag, no digest): the same exporter already in a pod is a clash. */
+  readonly imageRepository: string;
   readonly volumes: readonly V1Volume[];
   readonly port: number;
   readonly path: string;
@@ -334,7 +336,7 @@ export function renderExporter(template: ExporterTemplate, params: ReadonlyMap<s
     { port, protocol: 'TCP', what: 'metrics port', param: 'port' },
     ...(template.listens ?? []).map((l) => ({ port: l.port, protocol: l.protocol, what: l.description })),
   ];
-  return { ok: problems.length === 0, exporter: { template, container, volumes, port, path, podVolumes, binds, requires, warnings }, problems, invalid };
+  return { ok: problems.length === 0, exporter: { template, container, imageRepository: imageRepository(container.image ?? ''), volumes, port, path, podVolumes, binds, requires, warnings }, problems, invalid };
 }
 
 /** `<template>.args`: well-formed flags, none of which the template sets itself. */

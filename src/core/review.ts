@@ -39,8 +39,11 @@ export function podShapeProblems(object: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const spec = object.spec;
   if (!isJsonObject(spec)) problems.push('spec is missing or not a map: a Pod needs spec.containers');
-  else if (!Array.isArray(spec.containers)) problems.push('spec.containers must be a list of containers');
-  if (isJsonObject(spec)) specListProblems(spec, problems);
+  else {
+    // A value that is there but not a list is named by specListProblems.
+    if (spec.containers === undefined || spec.containers === null) problems.push('spec.containers must be a list of containers');
+    specListProblems(spec, problems);
+  }
   const metadata = object.metadata;
   if (metadata !== undefined && !isJsonObject(metadata)) {
     problems.push('metadata must be a map');
@@ -71,38 +74,40 @@ const CONTAINER_STRINGS = ['name', 'image', 'restartPolicy'] as const;
  * The lists the core walks (containers, their ports, volumes) hold maps, and the strings it reads
  * are strings: the API server always sends them so, but another client need not, and a null
  * container must be a 400 naming it rather than a TypeError answered 500. (This runs for every
- * pod: it walks the lists in place and builds a field's name only for a problem.)
+ * pod: it walks the lists in place, with plain loops, and names a field only for a problem.)
  */
 function specListProblems(spec: Record<string, unknown>, problems: string[]): void {
   for (const [list] of CONTAINER_LISTS) {
     const containers = spec[list];
-    if (!isList(containers, () => `spec.${list}`, 'containers', problems)) continue;
-    containers.forEach((container, i) => {
-      if (!isJsonObject(container)) return;
+    const listProblem = listShapeProblem(containers, 'containers');
+    if (listProblem !== undefined) problems.push(`spec.${list}${listProblem}`);
+    if (!Array.isArray(containers)) continue;
+    for (let i = 0; i < containers.length; i += 1) {
+      const container: unknown = containers[i];
+      if (!isJsonObject(container)) continue;
       for (const field of CONTAINER_STRINGS) {
         if (container[field] !== undefined && typeof container[field] !== 'string') problems.push(`spec.${list}[${i}].${field} must be a string`);
       }
-      isList(container.ports, () => `spec.${list}[${i}].ports`, 'ports', problems);
-    });
+      const portsProblem = listShapeProblem(container.ports, 'ports');
+      if (portsProblem !== undefined) problems.push(`spec.${list}[${i}].ports${portsProblem}`);
+    }
   }
-  isList(spec.volumes, () => 'spec.volumes', 'volumes', problems);
+  const volumesProblem = listShapeProblem(spec.volumes, 'volumes');
+  if (volumesProblem !== undefined) problems.push(`spec.volumes${volumesProblem}`);
 }
 
-const isNotObject = (item: unknown): boolean => !isJsonObject(item);
-
 /**
- * Whether `value` is a list to walk (its maps; undefined and null are none). A problem for a value
- * that is not a list, and for the first item of a list that is not a map.
+ * What is wrong with a list the core walks, as the end of a sentence that starts with its field's
+ * name, or undefined when nothing is (undefined and null are no list): a value that is not a
+ * list, or the first item that is not a map.
  */
-function isList(value: unknown, where: () => string, what: string, problems: string[]): value is unknown[] {
-  if (value === undefined || value === null) return false;
-  if (!Array.isArray(value)) {
-    problems.push(`${where()} must be a list of ${what}`);
-    return false;
+function listShapeProblem(value: unknown, what: 'containers' | 'ports' | 'volumes'): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) return ` must be a list of ${what}`;
+  for (let i = 0; i < value.length; i += 1) {
+    if (!isJsonObject(value[i])) return `[${i}] must be a map (a ${what.slice(0, -1)})`;
   }
-  const bad = value.findIndex(isNotObject);
-  if (bad >= 0) problems.push(`${where()}[${bad}] must be a map (a ${what.replace(/s$/, '')})`);
-  return true;
+  return undefined;
 }
 
 /** The Pod in a CREATE request, checked just enough that the core can read it safely. */
@@ -119,8 +124,8 @@ export function podOf(request: AdmissionRequest): Pod {
   return object as Pod;
 }
 
-export function encodeResponse(uid: string, answer: Omit<AdmissionResponse, 'uid'>): AdmissionReviewResponse {
-  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...answer } };
+export function encodeResponse(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }
 
 /** What the API server would send for creating this pod; the CLI runs the same core through it. */

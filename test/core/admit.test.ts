@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test';
 import jsonPatch, { type Operation } from 'fast-json-patch';
 import { admit } from '../../src/core/admit.js';
 import { DEFAULT_CORE_SETTINGS } from '../../src/core/defaults.js';
-import { syntheticReview } from '../../src/core/review.js';
+import { podShapeProblems, syntheticReview } from '../../src/core/review.js';
 import type { Pod, Registry } from '../../src/core/types.js';
 import { isInjectorError } from '../../src/errors.js';
 import { loadRegistry } from '../../src/registry/load.js';
@@ -120,4 +120,24 @@ describe('admit', () => {
       );
     });
   }
+});
+
+describe('podShapeProblems', () => {
+  it('names each field that is not what the core reads once, where it is', () => {
+    assert.deepEqual(podShapeProblems({ spec: {} }), ['spec.containers must be a list of containers']);
+    // Once: it used to be reported both as missing and as not a list.
+    assert.deepEqual(podShapeProblems({ spec: { containers: 'app' } }), ['spec.containers must be a list of containers']);
+    assert.deepEqual(
+      podShapeProblems({ spec: { initContainers: [{ name: 7 }], containers: [{ name: 'app', ports: 3 }, null, { image: ['x'], ports: [{}, 'p'] }], volumes: [1] } }),
+      [
+        'spec.initContainers[0].name must be a string',
+        'spec.containers[1] must be a map (a container)',
+        'spec.containers[0].ports must be a list of ports',
+        'spec.containers[2].image must be a string',
+        'spec.containers[2].ports[1] must be a map (a port)',
+        'spec.volumes[0] must be a map (a volume)',
+      ],
+    );
+    assert.deepEqual(podShapeProblems({ spec: { containers: [{ name: 'app', ports: null }], volumes: null } }), []);
+  });
 });
