@@ -45,6 +45,21 @@ describe('batched log sink', () => {
     done();
   });
 
+  it('keeps lines of any length and any characters whole and in order', () => {
+    const { sink, read, done } = fileSink();
+    // Non-ASCII takes more bytes than characters; a line longer than the sink's buffer is written
+    // alone, after what was gathered before it.
+    const wide = `${'é€😀'.repeat(3000)}\n`;
+    // Fewer characters than the buffer has bytes, three times as many bytes.
+    const wider = `${'€'.repeat(30_000)}\n`;
+    const long = `${'y'.repeat(100_000)}\n`;
+    const lines = ['a\n', wide, 'b\n', long, 'c\n', wider, wide, wide, 'd\n'];
+    for (const line of lines) sink.write(line);
+    sink.flush();
+    assert.equal(read(), lines.join(''));
+    done();
+  });
+
   it('writes a lone line within 50 ms or so', async () => {
     const { sink, read, done } = fileSink();
     sink.write('alone\n');
