@@ -1,8 +1,9 @@
 // `npm run bench`: the compiled `exporter-injector serve` (default flags) against a bare fastify
 // HTTPS baseline that parses the body and answers a fixed review, both started and measured in
-// this run, on the same machine, in interleaved rounds (baseline, webhook, baseline, ...) so that
-// drift and other load hit both alike; every figure is a median over rounds, every ratio is
-// webhook / baseline. See docs/performance.md.
+// this run, on the same machine, in interleaved rounds (baseline then webhook, then webhook then
+// baseline, ...) so that drift and other load hit both alike; every figure is a median over
+// rounds, every ratio is webhook / baseline, and the table also gives each throughput ratio's
+// lowest and highest round. See docs/performance.md.
 //
 //   npm run bench                  full run (~3 minutes), table on stdout
 //   npm run bench -- --smoke       a few seconds: one short round, small pod and skip path only
@@ -130,8 +131,10 @@ async function main(): Promise<void> {
   try {
     for (const body of SATURATED) for (const kind of KINDS) if (WARMUP_SECONDS > 0) await saturate(kind, body, WARMUP_SECONDS);
     for (let round = 0; round < ROUNDS; round += 1) {
+      // Which goes first alternates, so that neither always follows the other's heaviest window.
+      const order = round % 2 === 0 ? KINDS : [...KINDS].reverse();
       for (const body of SATURATED) {
-        for (const kind of KINDS) {
+        for (const kind of order) {
           const t = targets[kind];
           const before = t.stats();
           let rssMax = before.rssBytes;
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
         }
       }
       for (const [body, rate] of Object.entries(RATES) as [BodyName, number][]) {
-        for (const kind of KINDS) {
+        for (const kind of order) {
           const t = targets[kind];
           const before = t.stats();
           const started = process.hrtime.bigint();
@@ -167,8 +170,10 @@ async function main(): Promise<void> {
   ) as Record<BodyName, number>;
 
   // 4. Figures.
-  const paired = (body: BodyName, pick: (r: SaturationRound) => number) =>
-    median(saturation[key('webhook', body)]!.map((w, i) => pick(w) / pick(saturation[key('baseline', body)]![i]!)));
+  /** Each round's webhook / baseline ratio. */
+  const roundRatios = (body: BodyName, pick: (r: SaturationRound) => number) =>
+    saturation[key('webhook', body)]!.map((w, i) => pick(w) / pick(saturation[key('baseline', body)]![i]!));
+  const paired = (body: BodyName, pick: (r: SaturationRound) => number) => median(roundRatios(body, pick));
   const med = <T>(rows: readonly T[] | undefined, pick: (r: T) => number) => median((rows ?? []).map(pick));
 
   const results = {
@@ -219,11 +224,13 @@ async function main(): Promise<void> {
             cpuPerRequest: paired(body, (r) => r.cpuMicrosPerRequest),
             p99Ms: paired(body, (r) => r.p99Ms),
             rssUnderLoad: paired(body, (r) => r.rssMaxBytes),
+            // The lowest and highest round: how far the machine moved the median's inputs.
+            perSecondRange: [Math.min(...roundRatios(body, (r) => r.perSecond)), Math.max(...roundRatios(body, (r) => r.perSecond))],
           },
           admitMicros: admitMicros[body],
         },
       ]),
-    ) as unknown as Record<string, Record<TargetKind, { perSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; rssUnderLoadMiB: number; errors: number; perSecondByRound: number[]; cpuMicrosPerRequestByRound: number[] }> & { ratio: Record<string, number>; admitMicros: number }>,
+    ) as unknown as Record<string, Record<TargetKind, { perSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; rssUnderLoadMiB: number; errors: number; perSecondByRound: number[]; cpuMicrosPerRequestByRound: number[] }> & { ratio: Record<string, number> & { perSecondRange: [number, number] }; admitMicros: number }>,
     fixedRate: Object.fromEntries(
       (Object.entries(RATES) as [BodyName, number][]).map(([body, rate]) => [
         body,
@@ -252,13 +259,16 @@ async function main(): Promise<void> {
       ]),
     ) as unknown as Record<string, { rate: number } & Record<TargetKind, { p50Ms: number; p99Ms: number; cpuShare: number; errors: number; p99MsByRound: number[] }> & { ratio: Record<string, number> }>,
     idleRssRatio: median(idleRss.webhook) / median(idleRss.baseline),
-    verdicts: [] as { check: string; value: number; target: string; met: boolean }[],
+    verdicts: [] as { check: string; value: number; target: string; met: boolean; rounds?: readonly [number, number] }[],
     seconds: 0,
   };
 
-  const verdict = (check: string, value: number, target: number, atMost: boolean) =>
-    results.verdicts.push({ check, value, target: `${atMost ? '<=' : '>='} ${target}`, met: atMost ? value <= target : value >= target });
-  for (const body of SATURATED) verdict(`throughput ${body}`, results.saturation[body]!.ratio.perSecond!, TARGETS.throughput[body], false);
+  const verdict = (check: string, value: number, target: number, atMost: boolean, rounds?: readonly [number, number]) =>
+    results.verdicts.push({ check, value, target: `${atMost ? '<=' : '>='} ${target}`, met: atMost ? value <= target : value >= target, ...(rounds ? { rounds } : {}) });
+  for (const body of SATURATED) {
+    const { ratio } = results.saturation[body]!;
+    verdict(`throughput ${body}`, ratio.perSecond!, TARGETS.throughput[body], false, ratio.perSecondRange);
+  }
   for (const body of Object.keys(RATES)) verdict(`p99 at ${RATES[body as BodyName]}/s ${body}`, results.fixedRate[body]!.ratio.p99Ms!, TARGETS.p99AtRate, true);
   verdict('RSS under load (max over sizes)', Math.max(...SATURATED.map((b) => results.saturation[b]!.ratio.rssUnderLoad!)), TARGETS.rss, true);
   verdict('RSS idle', results.idleRssRatio, TARGETS.rss, true);
@@ -272,7 +282,8 @@ async function main(): Promise<void> {
   say(`bodies: ${Object.entries(m.bodyBytes).map(([n, b]) => `${n} ${fmt(b / 1024, 1)} KB`).join(', ')} (skip = typical pod, not opted in)`);
   say();
   const cols = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  say(cols(['pod', 'req/s base', 'webhook', 'ratio', 'p50 ms b/w', '', 'p99 ms b', 'w', 'CPU µs/req b', 'w', 'RSS MiB b/w'], [10, 10, 10, 8, 10, 0, 9, 7, 12, 7, 12]));
+  const widths = [10, 10, 10, 7, 11, 10, 0, 9, 7, 12, 7, 12];
+  say(cols(['pod', 'req/s base', 'webhook', 'ratio', 'rounds', 'p50 ms b/w', '', 'p99 ms b', 'w', 'CPU µs/req b', 'w', 'RSS MiB b/w'], widths));
   for (const body of SATURATED) {
     const s = results.saturation[body]!;
     say(
@@ -282,6 +293,7 @@ async function main(): Promise<void> {
           fmt(s.baseline.perSecond),
           fmt(s.webhook.perSecond),
           `${fmt(s.ratio.perSecond!, 2)}x`,
+          `${fmt(s.ratio.perSecondRange[0], 2)}-${fmt(s.ratio.perSecondRange[1], 2)}`,
           `${fmt(s.baseline.p50Ms, 2)}/${fmt(s.webhook.p50Ms, 2)}`,
           '',
           fmt(s.baseline.p99Ms, 2),
@@ -290,7 +302,7 @@ async function main(): Promise<void> {
           fmt(s.webhook.cpuMicrosPerRequest),
           `${fmt(s.baseline.rssUnderLoadMiB)}/${fmt(s.webhook.rssUnderLoadMiB)}`,
         ],
-        [10, 10, 10, 8, 10, 0, 9, 7, 12, 7, 12],
+        widths,
       ),
     );
   }
@@ -308,7 +320,7 @@ async function main(): Promise<void> {
   if (errors > 0) say(`ERRORS: ${errors} requests failed under saturation`);
   say();
   say('targets (issue 12), webhook / baseline:');
-  for (const v of results.verdicts) say(`  ${v.met ? 'meets' : 'MISSES'}  ${v.check}: ${fmt(v.value, 2)} (target ${v.target})`);
+  for (const v of results.verdicts) say(`  ${v.met ? 'meets' : 'MISSES'}  ${v.check}: ${fmt(v.value, 2)} (target ${v.target})${v.rounds ? `, rounds ${fmt(v.rounds[0], 2)}-${fmt(v.rounds[1], 2)}` : ''}`);
   say(`total ${fmt(results.seconds, 1)} s`);
 
   const text = table.join('\n') + '\n';
