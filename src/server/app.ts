@@ -1,14 +1,15 @@
 // The webhook's HTTP surface: POST <path> -> core admit() -> AdmissionReview answer. Builds the
 // fastify instance and never listens (runtime.ts does; tests use inject()).
-import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { admit as coreAdmit } from '../core/admit.js';
 import { isJsonObject } from '../core/json.js';
 import type { AdmissionResponse, AdmissionReviewResponse, CoreSettings, Registry } from '../core/types.js';
 import { httpStatusOf, isInjectorError, type ErrorCode } from '../errors.js';
 import { AdmissionLog } from './admission-log.js';
-import { DEFAULT_CONNECTION_LIMITS, fastifyConnectionOptions, httpsConnectionOptions, type ConnectionLimits } from './connection-limits.js';
+import { DEFAULT_CONNECTION_LIMITS, serverConnectionOptions, type ConnectionLimits } from './connection-limits.js';
 import type { Current } from './current.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -35,6 +36,10 @@ export interface ErrorBody {
 
 const MIB = 1024 * 1024;
 
+/** On each request the server hands over: when it did (performance.now()). */
+const RECEIVED_AT = Symbol('exporter-injector.receivedAt');
+type Received = { [RECEIVED_AT]?: number };
+
 /**
  * Every pod CREATE in scope reaches the webhook (an objectSelector cannot match annotations), so
  * most admissions are pods that never asked for an exporter. Their line is logged at debug: at
@@ -50,19 +55,29 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const limitText = options.bodyLimit % MIB === 0 ? `${options.bodyLimit / MIB} MiB` : `${options.bodyLimit} bytes`;
 
+  const { logger } = options;
+  // No logger for fastify: everything this port logs, the handlers below log themselves (the
+  // admission line, the rejected and failed requests), and fastify's own request lines were off.
+  // What fastify logs otherwise is misuse these handlers cannot commit (a reply sent twice, a
+  // stream or serializer failing), while a logger costs it, on every request, a child-logger call
+  // and its validation and two response listeners: ~5% of the CPU per small admission
+  // (docs/performance.md). The health port's instance keeps its logger.
   const app = Fastify({
-    loggerInstance: options.logger,
-    // One line per admission is written by the handler; fastify's two per request would double it.
-    logController: new LogController({ disableRequestLogging: true }),
-    // No per-request child logger: the admission line carries the review's uid, which is what an
-    // operator correlates on, and this spares a logger object per request on the hot path.
-    childLoggerFactory: (logger) => logger,
     bodyLimit: options.bodyLimit,
     // While draining, requests already arriving on open connections are still answered (with
     // Connection: close) rather than refused with 503, which the API server would count as a failure.
     return503OnClosing: false,
-    ...fastifyConnectionOptions(limits),
-    ...(options.https ? { https: { ...httpsConnectionOptions(limits), ...options.https } } : {}),
+    // The server is made here so that each request is stamped as Node hands it over, its headers
+    // read: durations start there (fastify only times a request when it has a logger). inject()
+    // does not go through the server: its requests take 0 ms.
+    serverFactory: (route) => {
+      const stamped = (request: IncomingMessage, response: ServerResponse): void => {
+        (request as Received)[RECEIVED_AT] = performance.now();
+        route(request, response);
+      };
+      const connection = serverConnectionOptions(limits);
+      return options.https ? createHttpsServer({ ...connection, ...options.https }, stamped) : createHttpServer(connection, stamped);
+    },
   }) as unknown as FastifyInstance;
   app.server.maxConnections = limits.maxConnections || Infinity;
 
@@ -74,16 +89,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.code(status).type('application/json').send({ code, message } satisfies ErrorBody);
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const seconds = reply.elapsedTime / 1000;
+    const ms = elapsedMs(request);
     const client = clientError(error, limitText, request.headers['content-type']);
     if (client) {
-      metrics.recordError(client.code, seconds);
-      request.log.warn({ code: client.code, status: client.status, durationMs: round(reply.elapsedTime) }, `rejected request: ${client.message}`);
+      metrics.recordError(client.code, ms / 1000);
+      logger.warn({ code: client.code, status: client.status, durationMs: round(ms) }, `rejected request: ${client.message}`);
       return sendError(reply, client.status, client.code, client.message);
     }
     const uid = uidOf(request.body);
-    metrics.recordError('EI_ERR_INTERNAL', seconds);
-    request.log.error({ uid, err: error, durationMs: round(reply.elapsedTime) }, 'admission failed unexpectedly');
+    metrics.recordError('EI_ERR_INTERNAL', ms / 1000);
+    logger.error({ uid, err: error, durationMs: round(ms) }, 'admission failed unexpectedly');
     return sendError(
       reply,
       httpStatusOf('EI_ERR_INTERNAL'),
@@ -102,7 +117,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
     const result = admit(request.body, options.registry.get(), settings);
     const { outcome } = result;
-    const ms = reply.elapsedTime;
+    const ms = elapsedMs(request);
     metrics.recordOutcome(outcome, ms / 1000);
     const level = QUIET_REASONS.has(outcome.reason) ? 'debug' : 'info';
     // Not even built when its level is off (debug, by default, for pods that did not opt in).
@@ -179,6 +194,12 @@ export function reviewJson(review: AdmissionReviewResponse): string {
 /** The fields reviewJson writes: a field added to AdmissionResponse and not written there fails to compile. */
 type WrittenField = 'uid' | 'allowed' | 'patchType' | 'patch' | 'warnings' | 'status';
 const everyResponseFieldWritten: [Exclude<keyof AdmissionResponse, WrittenField>] extends [never] ? true : never = true;
+
+/** Milliseconds since the server handed the request over; 0 for inject()'s, which it never saw. */
+function elapsedMs(request: FastifyRequest): number {
+  const receivedAt = (request.raw as Received)[RECEIVED_AT];
+  return receivedAt === undefined ? 0 : performance.now() - receivedAt;
+}
 
 function uidOf(body: unknown): string | undefined {
   const request = isJsonObject(body) ? body.request : undefined;

@@ -41,8 +41,8 @@ function checkingIntervalMs(limits: ConnectionLimits): number {
   return Math.max(50, Math.min(1000, (Math.min(limits.headersTimeoutSeconds, limits.requestTimeoutSeconds) * 1000) / 5));
 }
 
-/** Options for https.createServer (through fastify's `https`), merged with the TLS options. */
-export function httpsConnectionOptions(limits: ConnectionLimits): HttpsServerOptions {
+/** Options for https.createServer (merged with the TLS options); http.createServer ignores the handshake timeout. */
+export function serverConnectionOptions(limits: ConnectionLimits): HttpsServerOptions {
   return {
     handshakeTimeout: limits.handshakeTimeoutSeconds * 1000,
     headersTimeout: limits.headersTimeoutSeconds * 1000,
@@ -50,9 +50,4 @@ export function httpsConnectionOptions(limits: ConnectionLimits): HttpsServerOpt
     keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000,
     connectionsCheckingInterval: checkingIntervalMs(limits),
   };
-}
-
-/** fastify sets these on the server after creating it, overriding what https.createServer got. */
-export function fastifyConnectionOptions(limits: ConnectionLimits): { keepAliveTimeout: number; requestTimeout: number } {
-  return { keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000, requestTimeout: limits.requestTimeoutSeconds * 1000 };
 }

@@ -56,7 +56,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
   });
   const admissionDuration = new Histogram({
     name: `${PREFIX}admission_duration_seconds`,
-    help: 'Time from a parsed request body to the answer, by decision.',
+    help: "Time from the request's headers to the answer, by decision.",
     labelNames: ['decision'] as const,
     // The API server's default webhook timeout is 10 s; the interesting range is well under 10 ms.
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],

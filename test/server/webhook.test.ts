@@ -152,6 +152,9 @@ describe('webhook over TLS, called like the API server calls it', () => {
     assert.ok((sample(text, 'exporter_injector_admissions_total{decision="error",reason="EI_ERR_HTTP_CONTENT_TYPE"}') ?? 0) >= 2);
     assert.ok((sample(text, 'exporter_injector_admissions_total{decision="skipped",reason="not-opted-in"}') ?? 0) > 0);
     assert.match(text, /^exporter_injector_admission_duration_seconds_bucket\{le="0.005",decision="injected"\} \d+$/m);
+    // Timed from when the server took each request in, answers and refusals alike.
+    assert.ok((sample(text, 'exporter_injector_admission_duration_seconds_sum{decision="injected"}') ?? 0) > 0);
+    assert.ok((sample(text, 'exporter_injector_admission_duration_seconds_sum{decision="error"}') ?? 0) > 0);
     // Standard names, so stock Node.js and process dashboards find them.
     assert.ok((sample(text, 'process_cpu_user_seconds_total') ?? 0) > 0);
     assert.doesNotMatch(text, /^exporter_injector_process_/m);
