@@ -33,10 +33,22 @@ export interface AdmissionLogFields {
 type Escaped = `${string}${'"' | '\\'}${string}`;
 const closedSetsNeedNoEscaping: [Extract<Decision | Outcome['reason'] | ErrorCode, Escaped>] extends [never] ? true : never = true;
 
-/** Characters JSON never escapes, enough for uids, namespaces, pod and template names. */
-const PLAIN = /^[\w.:*/-]*$/;
-/** A string as JSON text: as it is when plain (a regular expression test is cheaper than a call into JSON.stringify). */
-const jsonString = (text: string): string => (PLAIN.test(text) ? `"${text}"` : JSON.stringify(text));
+/**
+ * Whether the string holds only characters JSON never escapes, enough for uids, namespaces, pod
+ * and template names: letters, digits and `_ * - . / :`. A loop: in the server, between the TLS
+ * and HTTP work, it costs less than a regular expression, which is less than JSON.stringify.
+ */
+function isPlain(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    // - . / 0-9 : are 45 to 58.
+    if (!((c >= 45 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 42)) return false;
+  }
+  return true;
+}
+
+/** A string as JSON text: as it is when plain. */
+const jsonString = (text: string): string => (isPlain(text) ? `"${text}"` : JSON.stringify(text));
 
 function jsonStrings(texts: readonly string[]): string {
   let json = '[';
