@@ -60,7 +60,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // admission line, the rejected and failed requests), and fastify's own request lines were off.
   // What fastify logs otherwise is misuse these handlers cannot commit (a reply sent twice, a
   // stream or serializer failing), while a logger costs it, on every request, a child-logger call
-  // and its validation and two response listeners: ~5% of the CPU per small admission
+  // and its validation and two response listeners: 3-4.5% of the CPU per small admission
   // (docs/performance.md). The health port's instance keeps its logger.
   const app = Fastify({
     bodyLimit: options.bodyLimit,
