@@ -174,6 +174,7 @@ async function main(): Promise<void> {
   const roundRatios = (body: BodyName, pick: (r: SaturationRound) => number) =>
     saturation[key('webhook', body)]!.map((w, i) => pick(w) / pick(saturation[key('baseline', body)]![i]!));
   const paired = (body: BodyName, pick: (r: SaturationRound) => number) => median(roundRatios(body, pick));
+  const range = (values: readonly number[]): [number, number] => [Math.min(...values), Math.max(...values)];
   const med = <T>(rows: readonly T[] | undefined, pick: (r: T) => number) => median((rows ?? []).map(pick));
 
   const results = {
@@ -225,7 +226,7 @@ async function main(): Promise<void> {
             p99Ms: paired(body, (r) => r.p99Ms),
             rssUnderLoad: paired(body, (r) => r.rssMaxBytes),
             // The lowest and highest round: how far the machine moved the median's inputs.
-            perSecondRange: [Math.min(...roundRatios(body, (r) => r.perSecond)), Math.max(...roundRatios(body, (r) => r.perSecond))],
+            perSecondRange: range(roundRatios(body, (r) => r.perSecond)),
           },
           admitMicros: admitMicros[body],
         },

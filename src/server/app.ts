@@ -50,12 +50,11 @@ const QUIET_REASONS: ReadonlySet<string> = new Set(['not-a-pod', 'not-create', '
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const admit = options.admit ?? coreAdmit;
-  const { metrics, settings, path } = options;
-  const admissionLog = new AdmissionLog(options.logger);
+  const { metrics, settings, path, logger } = options;
+  const admissionLog = new AdmissionLog(logger);
   const limits = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const limitText = options.bodyLimit % MIB === 0 ? `${options.bodyLimit / MIB} MiB` : `${options.bodyLimit} bytes`;
 
-  const { logger } = options;
   // No logger for fastify: everything this port logs, the handlers below log themselves (the
   // admission line, the rejected and failed requests), and fastify's own request lines were off.
   // What fastify logs otherwise is misuse these handlers cannot commit (a reply sent twice, a
