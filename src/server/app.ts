@@ -12,6 +12,7 @@ import { AdmissionLog } from './admission-log.js';
 import { DEFAULT_CONNECTION_LIMITS, serverConnectionOptions, type ConnectionLimits } from './connection-limits.js';
 import type { Current } from './current.js';
 import type { WebhookMetrics } from './metrics.js';
+import { TurnBatch } from './turn-batch.js';
 
 export interface AppOptions {
   /** Read once per request; runtime.ts swaps it when the templates directory changes. */
@@ -110,10 +111,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     sendError(reply, httpStatusOf('EI_ERR_HTTP_ROUTE'), 'EI_ERR_HTTP_ROUTE', `no route ${request.method} ${request.url.split('?')[0]}; the webhook answers POST ${path}`);
   });
 
-  app.post(path, (request, reply) => {
-    if (request.body === undefined) {
-      throw Object.assign(new Error('empty body'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY', statusCode: 400 });
-    }
+  /** Works out one review's answer and sends it; throws for a malformed review (a 400) or a bug (a 500). */
+  const answer = (reply: FastifyReply): void => {
+    const { request } = reply;
     const result = admit(request.body, options.registry.get(), settings);
     const { outcome } = result;
     const ms = elapsedMs(request);
@@ -135,7 +135,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
         dryRun: result.request.dryRun,
       });
     }
-    return reply.type('application/json; charset=utf-8').send(reviewJson(result.review));
+    reply.type('application/json; charset=utf-8').send(reviewJson(result.review));
+  };
+  // The reviews whose bodies arrived in one turn of the event loop are answered together at its
+  // end (turn-batch.ts). An error goes to the error handler above, as one thrown by a handler does.
+  const answers = new TurnBatch<FastifyReply>(answer, (reply, error) => {
+    if (!reply.sent) reply.send(error instanceof Error ? error : new Error(String(error)));
+  });
+
+  app.post(path, (request, reply) => {
+    if (request.body === undefined) {
+      throw Object.assign(new Error('empty body'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY', statusCode: 400 });
+    }
+    answers.add(reply);
   });
 
   return app;

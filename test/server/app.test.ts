@@ -115,6 +115,58 @@ describe('POST /mutate (in-process)', () => {
     assert.ok(JSON.parse(next.body).response.patch);
   });
 
+  it('answers reviews that arrive together in one batch, each its own way: injected, skipped, 400, 500', async () => {
+    // Bodies parsed so far, and how many each admission found parsed: in one batch, the first
+    // admission comes after every body of the turn.
+    let parsed = 0;
+    const parsedAtAdmit: number[] = [];
+    const batchApp = buildApp({
+      registry: new Current(registry),
+      settings: { ignoredNamespaces: [], defaultSidecarMode: 'native' },
+      path: '/mutate',
+      bodyLimit: 1024 * 1024,
+      logger: createLogger('info', logCapture().stream),
+      metrics: createMetrics({ processMetrics: false }),
+      admit: (body, r, s) => {
+        parsedAtAdmit.push(parsed);
+        if ((body as { request?: { uid?: string } }).request?.uid === 'uid-that-breaks') throw new TypeError('simulated bug');
+        return admit(body, r, s);
+      },
+    });
+    batchApp.addHook('preHandler', async () => {
+      parsed += 1;
+    });
+    await batchApp.ready();
+    try {
+      const reviews = [
+        podReview(optedInPod(), { uid: 'together-1' }).review,
+        podReview(plainPod(), { uid: 'together-2' }).review,
+        podReview(optedInPod(), { uid: 'uid-that-breaks' }).review,
+        { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'together-4' } },
+        podReview(optedInPod('statsd'), { uid: 'together-5' }).review,
+      ];
+      const answers = await Promise.all(
+        reviews.map((review) => batchApp.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(review) })),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.statusCode),
+        [200, 200, 500, 400, 200],
+      );
+      const responses = answers.map((a) => JSON.parse(a.body) as { response?: { uid: string; patch?: string }; code?: string });
+      assert.deepEqual(
+        responses.map((r) => r.response?.uid ?? r.code),
+        ['together-1', 'together-2', 'EI_ERR_INTERNAL', 'EI_ERR_REVIEW_INVALID', 'together-5'],
+      );
+      const patched = (i: number): string => Buffer.from(responses[i]!.response!.patch ?? '', 'base64').toString();
+      assert.match(patched(0), /redis-exporter/);
+      assert.equal(responses[1]!.response!.patch, undefined, 'the pod that did not opt in');
+      assert.match(patched(4), /statsd-exporter/);
+      assert.deepEqual(parsedAtAdmit, [5, 5, 5, 5, 5], 'all five were parsed before the first was admitted');
+    } finally {
+      await batchApp.close();
+    }
+  });
+
   it('gives a dryRun request exactly the same answer', async () => {
     const pod = optedInPod();
     const wet = await post(podReview(pod, { uid: 'same-uid' }).review);
