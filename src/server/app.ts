@@ -37,6 +37,14 @@ export interface ErrorBody {
 
 const MIB = 1024 * 1024;
 
+/**
+ * The request bodies a turn's batch of answers may hold, as text (parsed, a few times that): 19
+ * typical pods or 90 small ones, so at saturation a batch is every connection's review, while what
+ * it keeps alive stays around a MiB, far within V8's young generation, and dies young
+ * (turn-batch.ts). Large pods (~150 KB) are answered one or two at a time.
+ */
+const BATCH_BODY_BYTES = 256 * 1024;
+
 /** On each request the server hands over: when it did (performance.now()). */
 const RECEIVED_AT = Symbol('exporter-injector.receivedAt');
 type Received = { [RECEIVED_AT]?: number };
@@ -139,7 +147,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   };
   // The reviews whose bodies arrived in one turn of the event loop are answered together at its
   // end (turn-batch.ts). An error goes to the error handler above, as one thrown by a handler does.
-  const answers = new TurnBatch<FastifyReply>(answer, (reply, error) => {
+  const answers = new TurnBatch<FastifyReply>(BATCH_BODY_BYTES, answer, (reply, error) => {
     if (!reply.sent) reply.send(error instanceof Error ? error : new Error(String(error)));
   });
 
@@ -147,7 +155,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     if (request.body === undefined) {
       throw Object.assign(new Error('empty body'), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY', statusCode: 400 });
     }
-    answers.add(reply);
+    // A body sent without a Content-Length (chunked) counts as a whole batch: it waits alone.
+    answers.add(reply, Number(request.headers['content-length']) || BATCH_BODY_BYTES);
   });
 
   return app;

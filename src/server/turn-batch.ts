@@ -6,8 +6,17 @@
 // the admissions and the writes each run warm, and the answers leave together. Alone, a request
 // waits only for the end of its own turn. docs/performance.md has the figures; Redis defers its
 // replies to the end of its event loop's turn for the same reason.
+//
+// Waiting items keep their parsed bodies alive, so a batch holds at most `budget` bytes of them:
+// the item that would take it over first gets the waiting ones done at once. Without a bound, a
+// turn of large reviews held them all across garbage collections, which moved them to the old
+// generation and grew the heap.
 export class TurnBatch<T> {
   readonly #items: T[] = [];
+  /** The waiting items' bytes. */
+  #bytes = 0;
+  #scheduled = false;
+  #running = false;
 
   /**
    * `run` does the work for one item; when it throws, `failed` is called with the item and the
@@ -15,19 +24,37 @@ export class TurnBatch<T> {
    * tests.
    */
   constructor(
+    private readonly budget: number,
     private readonly run: (item: T) => void,
     private readonly failed: (item: T, error: unknown) => void,
-    private readonly schedule: (drain: () => void) => void = setImmediate,
+    private readonly schedule: (atTurnEnd: () => void) => void = setImmediate,
   ) {}
 
-  add(item: T): void {
-    if (this.#items.push(item) === 1) this.schedule(this.#drain);
+  add(item: T, bytes: number): void {
+    // (While running, the run itself reaches the new item.)
+    if (!this.#running && this.#items.length > 0 && this.#bytes + bytes > this.budget) this.#runAll();
+    this.#items.push(item);
+    this.#bytes += bytes;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.schedule(this.#atTurnEnd);
+    }
   }
 
-  readonly #drain = (): void => {
-    const items = this.#items;
+  readonly #atTurnEnd = (): void => {
     try {
-      // Reads the length on every pass: an item added while draining is done in this drain.
+      this.#runAll();
+    } finally {
+      // After the run: an item added during it is reached by it, and needs no run of its own.
+      this.#scheduled = false;
+    }
+  };
+
+  #runAll(): void {
+    const items = this.#items;
+    this.#running = true;
+    try {
+      // Reads the length on every pass: an item added while running is done in this run.
       for (let i = 0; i < items.length; i += 1) {
         const item = items[i]!;
         try {
@@ -37,8 +64,10 @@ export class TurnBatch<T> {
         }
       }
     } finally {
-      // Emptied even if `failed` broke its promise, so the next add schedules a drain again.
+      // Emptied even if `failed` broke its promise, so the batch goes on working.
       items.length = 0;
+      this.#bytes = 0;
+      this.#running = false;
     }
-  };
+  }
 }

@@ -56,6 +56,23 @@ describe('body size limit and clients that leave early', () => {
     return socket;
   };
 
+  it('answers a review sent chunked, without a Content-Length', async () => {
+    const socket = await connectTls();
+    let received = '';
+    socket.on('data', (c: Buffer) => void (received += c.toString('latin1')));
+    const { uid, body } = reviewOfSize(64 * 1024);
+    const half = body.length / 2;
+    socket.write('POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+    for (const chunk of [body.slice(0, half), body.slice(half)]) socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
+    // The last chunk, without ending the socket: a client that half-closes may get no answer
+    // (docs/reliability.md); with Connection: close the webhook closes after answering.
+    socket.write('0\r\n\r\n');
+    await once(socket, 'close');
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    assert.ok(received.includes(`"uid":"${uid}"`), received.slice(0, 300));
+    await nextRequestServed();
+  });
+
   it('refuses a chunked body over the limit (no Content-Length to check first) with 413', async () => {
     const socket = await connectTls();
     let received = '';
