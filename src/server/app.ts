@@ -39,8 +39,8 @@ const MIB = 1024 * 1024;
 
 /**
  * The request bodies a turn's batch of answers may hold, as text (parsed, a few times that): 19
- * typical pods or 90 small ones, so at saturation a batch is every connection's review, while what
- * it keeps alive stays around a MiB, far within V8's young generation, and dies young
+ * typical pods or 90 small ones, so a turn's small and typical pods are one batch, while what it
+ * keeps alive stays around a MiB, far within V8's young generation, and dies young
  * (turn-batch.ts). Large pods (~150 KB) are answered one or two at a time.
  */
 const BATCH_BODY_BYTES = 256 * 1024;

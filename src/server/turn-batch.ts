@@ -1,11 +1,11 @@
 // Work on requests gathered over one turn of the event loop and done together after its I/O. Under
 // load, one turn reads the bodies of many reviews (at saturation, 13-14 of 16 connections' in each
-// turn); answering each as its body completes interleaved the core's work with the TLS, HTTP and
-// parsing work of the next request, and each evicted the other's code and data from the caches.
-// Done in a run at the end of the turn (setImmediate: after the poll phase's reads), the reads,
-// the admissions and the writes each run warm, and the answers leave together. Alone, a request
-// waits only for the end of its own turn. docs/performance.md has the figures; Redis defers its
-// replies to the end of its event loop's turn for the same reason.
+// turn). Answered each as its body completed, the core's work alternated with the TLS, HTTP and
+// parsing work of the next request, each evicting the other's code and data from the caches, and
+// every answer was a socket write that woke the client on its own. Done in a run at the end of the
+// turn (setImmediate: after the poll phase's reads), the reads, the admissions and the writes each
+// run back to back. Alone, a request waits only for the end of its own turn. docs/performance.md
+// has the figures; Redis, too, writes its replies at the end of its event loop's turn.
 //
 // Waiting items keep their parsed bodies alive, so a batch holds at most `budget` bytes of them:
 // the item that would take it over first gets the waiting ones done at once. Without a bound, a

@@ -80,25 +80,25 @@ describe('TurnBatch', () => {
 
   it('does an item added while running in the same run, over the budget or not', () => {
     const done: string[] = [];
-    const drains: (() => void)[] = [];
+    const runs: (() => void)[] = [];
     const batch: TurnBatch<string> = new TurnBatch<string>(
       1,
       (item) => {
         done.push(item);
-        if (item === 'first') batch.add('added while draining', 1);
+        if (item === 'first') batch.add('added while running', 1);
       },
       () => assert.fail('nothing fails'),
-      (drain) => drains.push(drain),
+      (atTurnEnd) => runs.push(atTurnEnd),
     );
     batch.add('first', 1);
-    drains[0]!();
-    assert.deepEqual(done, ['first', 'added while draining']);
-    assert.equal(drains.length, 1, 'no second run was scheduled for it');
+    runs[0]!();
+    assert.deepEqual(done, ['first', 'added while running']);
+    assert.equal(runs.length, 1, 'no second run was scheduled for it');
   });
 
   it('is emptied and scheduled again even when the failure callback broke its promise and threw', () => {
     const done: string[] = [];
-    const drains: (() => void)[] = [];
+    const runs: (() => void)[] = [];
     const batch = new TurnBatch<string>(
       BIG,
       (item) => {
@@ -108,13 +108,13 @@ describe('TurnBatch', () => {
       () => {
         throw new Error('failure callback broke');
       },
-      (drain) => drains.push(drain),
+      (atTurnEnd) => runs.push(atTurnEnd),
     );
     batch.add('bad', 1);
-    assert.throws(() => drains[0]!(), /failure callback broke/);
+    assert.throws(() => runs[0]!(), /failure callback broke/);
     batch.add('next', 1);
-    assert.equal(drains.length, 2, 'the next item scheduled a run');
-    drains[1]!();
+    assert.equal(runs.length, 2, 'the next item scheduled a run');
+    runs[1]!();
     assert.deepEqual(done, ['next'], 'and only it was in that run');
   });
 });
