@@ -44,9 +44,10 @@ export class BatchedLogSink {
   /** pino calls this with each formatted line (newline included). */
   write(line: string): boolean {
     if (this.#broken) return true;
-    if (this.#used + line.length * MAX_BYTES_PER_UNIT > BUFFER_BYTES) {
+    const mostBytes = line.length * MAX_BYTES_PER_UNIT;
+    if (this.#used + mostBytes > BUFFER_BYTES) {
       this.flushSync();
-      if (line.length * MAX_BYTES_PER_UNIT > BUFFER_BYTES) {
+      if (mostBytes > BUFFER_BYTES) {
         this.#writeAll(Buffer.from(line));
         return true;
       }

@@ -122,9 +122,10 @@ type Recorded = Pick<Outcome, 'problems' | 'templates'> & { readonly decision: O
 /**
  * Admissions recorded on the request path and handed to prom-client in batches: when BATCH are
  * waiting, and whenever an admission metric is read. prom-client checks and hashes the labels on
- * every call; once per request, between the TLS and HTTP work, that code runs cold and costs
- * several times what the same calls cost a thousand at a time (docs/performance.md). At most BATCH
- * outcomes are held, until the batch fills or the next scrape.
+ * every call, which costs several times more spread over the requests than a thousand at a time:
+ * still 6% of the CPU per small admission with the turn batch (turn-batch.ts) grouping each
+ * turn's admissions (docs/performance.md). At most BATCH outcomes are held, until the batch fills
+ * or the next scrape.
  */
 class PendingAdmissions {
   static readonly BATCH = 1024;
