@@ -1,9 +1,10 @@
-// `npm run bench`: the compiled `exporter-injector serve` (default flags) against a bare fastify
-// HTTPS baseline that parses the body and answers a fixed review, both started and measured in
-// this run, on the same machine, in interleaved rounds (baseline then webhook, then webhook then
-// baseline, ...) so that drift and other load hit both alike; every figure is a median over
-// rounds, every ratio is webhook / baseline, and the table also gives each throughput ratio's
-// lowest and highest round. See docs/performance.md.
+// `npm run bench`: the compiled `exporter-injector serve` (default flags, under the image's node
+// flags) against a bare fastify HTTPS baseline that parses the body and answers a fixed review
+// (under node's defaults, unless --same-flags), both started and measured in this run, on the same
+// machine, in interleaved rounds (baseline then webhook, then webhook then baseline, ...) so that
+// drift and other load hit both alike; every figure is a median over rounds, every ratio is
+// webhook / baseline, and the table also gives each throughput ratio's lowest and highest round.
+// See docs/performance.md.
 //
 //   npm run bench                  full run (~3 minutes), table on stdout
 //   npm run bench -- --smoke       a few seconds: one short round, small pod and skip path only
@@ -11,6 +12,7 @@
 //   npm run bench -- --out FILE    also write the JSON to FILE
 //   npm run bench -- --rounds N    rounds of interleaved windows (default 3)
 //   npm run bench -- --profile DIR run the webhook under node --cpu-prof, profile written to DIR
+//   npm run bench -- --same-flags  the baseline also runs under the image's node flags (like for like)
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -22,7 +24,7 @@ import { admitOpsPerSecond } from './admit.js';
 import { bodies as makeBodies, type BodyName } from './pods.js';
 import { fixedRate } from './rate.js';
 import { hasWrk, makeAgent, nodeLoop, wrk, writeWrkScript, type SaturationResult } from './saturate.js';
-import { startTarget, writeServingCertificate, type Target, type TargetKind } from './targets.js';
+import { imageNodeFlags, startTarget, writeServingCertificate, type Target, type TargetKind } from './targets.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -31,6 +33,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     rounds: { type: 'string' },
     profile: { type: 'string' },
+    'same-flags': { type: 'boolean', default: false },
   },
 });
 
@@ -95,12 +98,14 @@ async function main(): Promise<void> {
   const useWrk = await hasWrk();
   const script = useWrk ? await writeWrkScript(work) : '';
   const profileDir = flags.profile !== undefined ? resolve(flags.profile) : undefined;
-  const targetOptions = (kind: TargetKind) => ({
+  // startTarget gives the webhook the image's node flags; these come after them.
+  const baselineFlags = flags['same-flags'] ? imageNodeFlags(root) : [];
+  const targetOptions = (kind: TargetKind, profiled: boolean) => ({
     root,
     certDir: work,
     home: work,
     cpus: serverCpus,
-    nodeFlags: kind === 'webhook' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    nodeFlags: kind === 'baseline' ? baselineFlags : profiled && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
   });
 
   // 1. Start-up: time to /readyz and idle RSS, fresh processes, interleaved.
@@ -108,7 +113,7 @@ async function main(): Promise<void> {
   const idleRss: Record<TargetKind, number[]> = { baseline: [], webhook: [] };
   for (let i = 0; i < STARTS; i += 1) {
     for (const kind of KINDS) {
-      const t = await startTarget(kind, { ...targetOptions(kind), nodeFlags: [] });
+      const t = await startTarget(kind, targetOptions(kind, false));
       readyMs[kind].push(t.readyMs);
       await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
       idleRss[kind].push(t.stats().rssBytes);
@@ -118,7 +123,7 @@ async function main(): Promise<void> {
 
   // 2. Load, against one long-running process of each.
   const targets = {} as Record<TargetKind, Target>;
-  for (const kind of KINDS) targets[kind] = await startTarget(kind, targetOptions(kind));
+  for (const kind of KINDS) targets[kind] = await startTarget(kind, targetOptions(kind, true));
   const agents = Object.fromEntries(KINDS.map((k) => [k, makeAgent(caCert, CONNECTIONS)])) as Record<TargetKind, ReturnType<typeof makeAgent>>;
   const saturate = (kind: TargetKind, body: BodyName, seconds: number) =>
     useWrk
@@ -192,6 +197,7 @@ async function main(): Promise<void> {
       rateSeconds: RATE_SECONDS,
       rateMinRequests: RATE_MIN_REQUESTS,
       bodyBytes: Object.fromEntries(Object.entries(bodies).map(([n, b]) => [n, b.length])),
+      nodeFlags: { baseline: baselineFlags, webhook: imageNodeFlags(root) },
       smoke: SMOKE,
     },
     startup: Object.fromEntries(
@@ -280,6 +286,7 @@ async function main(): Promise<void> {
   const m = results.meta;
   say(`exporter-injector bench${SMOKE ? ' (smoke: short, indicative only)' : ''}: node ${m.node}, ${m.cpus} CPU (${m.cpuModel}), load average ${m.loadAverage}`);
   say(`HTTPS/1.1 keep-alive, ${CONNECTIONS} connections; ${m.generator}; ${m.pinned}; medians of ${ROUNDS} interleaved round(s) of ${SATURATION_SECONDS} s (saturation) and ${RATE_SECONDS} s${RATE_MIN_REQUESTS > 0 ? ` or ${RATE_MIN_REQUESTS} requests, whichever is longer` : ''} (fixed rate); start-up: ${STARTS} start(s) each`);
+  say(`node flags: webhook ${m.nodeFlags.webhook.join(' ') || 'none'} (the image's ENTRYPOINT), baseline ${m.nodeFlags.baseline.join(' ') || 'none'}`);
   say(`bodies: ${Object.entries(m.bodyBytes).map(([n, b]) => `${n} ${fmt(b / 1024, 1)} KB`).join(', ')} (skip = typical pod, not opted in)`);
   say();
   const cols = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

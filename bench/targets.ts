@@ -1,6 +1,7 @@
 // The two processes under test, started the way an operator starts them: the compiled
-// `exporter-injector serve` with its default flags (only TLS files and ports given) and the bare
-// fastify baseline. Both are measured from outside through /proc, so neither carries bench code.
+// `exporter-injector serve` with its default flags (only TLS files and ports given), under the node
+// flags the image's ENTRYPOINT passes, and the bare fastify baseline under node's defaults. Both
+// are measured from outside through /proc, so neither carries bench code.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -29,8 +30,15 @@ export interface TargetOptions {
   readonly home: string;
   /** CPU list for taskset (e.g. "1"), or undefined to leave scheduling alone. */
   readonly cpus?: string | undefined;
-  /** Extra node flags (e.g. --cpu-prof). */
+  /** Extra node flags (e.g. --cpu-prof); the webhook's follow the image's. */
   readonly nodeFlags?: readonly string[];
+}
+
+/** The node flags the Dockerfile's ENTRYPOINT passes between node and the script (none in builds before it had any). */
+export function imageNodeFlags(root: string): string[] {
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+  if (!entrypoint) throw new Error(`${join(root, 'Dockerfile')}: no ENTRYPOINT in exec form`);
+  return (JSON.parse(entrypoint[1]!) as string[]).slice(1, -1);
 }
 
 /** A free loopback port; the tiny window before the target binds it is harmless here. */
@@ -87,7 +95,7 @@ export async function startTarget(kind: TargetKind, options: TargetOptions): Pro
     kind === 'webhook'
       ? [join(options.root, 'dist/src/cli/main.js'), 'serve', '--tls-cert', cert, '--tls-key', key, '--host', '127.0.0.1', '--port', String(port), '--health-port', String(healthPort)]
       : [join(options.root, 'dist/bench/baseline.js'), cert, key, String(port), String(healthPort)];
-  const argv = [...(options.nodeFlags ?? []), ...script];
+  const argv = [...(kind === 'webhook' ? imageNodeFlags(options.root) : []), ...(options.nodeFlags ?? []), ...script];
   const [command, args] = options.cpus ? ['taskset', ['-c', options.cpus, process.execPath, ...argv]] : [process.execPath, argv];
   const started = process.hrtime.bigint();
   const child: ChildProcess = spawn(command, args, {

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { imageNodeFlags } from '../../bench/targets.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -44,7 +45,8 @@ describe('Dockerfile', () => {
 
   it('the entrypoint is the compiled CLI that package.json bin names, from the copied output', () => {
     const entrypoint = runtime.find(([k]) => k === 'ENTRYPOINT')?.[1];
-    const [node, script] = JSON.parse(entrypoint ?? '[]') as string[];
+    const argv = JSON.parse(entrypoint ?? '[]') as string[];
+    const [node, script] = [argv[0], argv.at(-1)];
     assert.equal(node, '/nodejs/bin/node', 'distroless keeps node at /nodejs/bin/node');
     assert.equal(script, pkg.bin['exporter-injector']);
     // tsc maps <rootDir>/src/cli/main.ts to <outDir>/src/cli/main.js.
@@ -54,6 +56,17 @@ describe('Dockerfile', () => {
     assert.ok(copied.some((dest) => script!.startsWith(`${dest}/`)), `${script} is under a copied folder (${copied.join(', ')})`);
     assert.deepEqual(copied.sort(), ['dist/src', 'node_modules', 'package.json']);
     assert.deepEqual(JSON.parse(runtime.find(([k]) => k === 'CMD')?.[1] ?? '[]'), ['serve']);
+  });
+
+  it('passes node flags that node accepts, on its command line and in NODE_OPTIONS, and that npm run bench runs the webhook with', () => {
+    const flags = (JSON.parse(runtime.find(([k]) => k === 'ENTRYPOINT')?.[1] ?? '[]') as string[]).slice(1, -1);
+    assert.deepEqual(flags, ['--max-semi-space-size=8']);
+    assert.deepEqual(imageNodeFlags(ROOT), flags);
+    // An option node does not know ends it with "bad option" and exit code 9, so these runs can fail.
+    const onCommandLine = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8' });
+    assert.equal(onCommandLine.status, 0, onCommandLine.stderr);
+    const inNodeOptions = spawnSync(process.execPath, ['-e', '0'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: flags.join(' ') } });
+    assert.equal(inNodeOptions.status, 0, inNodeOptions.stderr);
   });
 
   it('runs as the numeric non-root user the manifests declare, with no shell form anywhere at run time', () => {
