@@ -51,6 +51,15 @@ describe('deploy/ builds and validates', () => {
     });
   }
 
+  it("every container of the project's image runs the image's ENTRYPOINT (and so its node flags): none sets a command", () => {
+    const own = (c: Obj) => String(c.image).split(':')[0] === 'exporter-injector';
+    for (const name of INSTALLS) {
+      const containers = get(name).flatMap((o) => (o.kind === 'Deployment' || o.kind === 'Job' ? [...(o.spec.template.spec.initContainers ?? []), ...o.spec.template.spec.containers] : []));
+      assert.ok(containers.some(own), `${name}: runs the project's image`);
+      for (const c of containers.filter(own)) assert.equal(c.command, undefined, `${name}: container ${c.name} sets a command`);
+    }
+  });
+
   it('every namespaced object is in the exporter-injector namespace', () => {
     const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const name of ['base', ...OVERLAYS]) {
