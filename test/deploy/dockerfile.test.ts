@@ -60,7 +60,8 @@ describe('Dockerfile', () => {
 
   it('passes node flags that node accepts, on its command line and in NODE_OPTIONS, and that npm run bench runs the webhook with', () => {
     const flags = (JSON.parse(runtime.find(([k]) => k === 'ENTRYPOINT')?.[1] ?? '[]') as string[]).slice(1, -1);
-    assert.deepEqual(flags, ['--max-semi-space-size=8']);
+    // The young generation's size is the reason for the flags (docs/serve.md); its value lives in the Dockerfile only.
+    assert.ok(flags.some((f) => /^--max-semi-space-size=\d+$/.test(f)), `ENTRYPOINT sets --max-semi-space-size: ${flags.join(' ')}`);
     assert.deepEqual(imageNodeFlags(ROOT), flags);
     // An option node does not know ends it with "bad option" and exit code 9, so these runs can fail.
     const onCommandLine = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8' });
